@@ -1,0 +1,45 @@
+"""Install solarmaggan (the Keras 3 / TensorFlow model package) and data_prep (FITS to HDF5,
+no TensorFlow import), plus the ``solarmaggan`` console command."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "solarmaggan" / "_version.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="solarmaggan",
+    version=VERSION,
+    description=(
+        "Solar far-side magnetograms from EUV images with a pix2pix conditional GAN "
+        "(Kim et al. 2019, Nature Astronomy) in Keras 3 / TensorFlow"
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["solarmaggan", "solarmaggan.*", "data_prep", "data_prep.*"]),
+    install_requires=[
+        "keras>=3.8,<4",
+        "tensorflow>=2.18",
+        "numpy>=1.26",
+        "astropy>=6.0",
+        "sunpy[map]>=6.0",
+        "h5py>=3.10",
+        "tensorboard>=2.18",
+    ],
+    extras_require={
+        "test": ["pytest>=8"],
+        # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
+        "gpu": ["tensorflow[and-cuda]>=2.18"],
+    },
+    entry_points={"console_scripts": ["solarmaggan = solarmaggan.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Astronomy",
+    ],
+)

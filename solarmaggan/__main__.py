@@ -1,0 +1,5 @@
+import sys
+
+from solarmaggan.cli import main
+
+sys.exit(main())
