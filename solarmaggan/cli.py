@@ -2,6 +2,8 @@
 
 Subcommands:
     summary   build the seed's networks and print their layer tables and parameter counts
+    info      describe an HDF5 pair file (as ``python -m data_prep info``)
+    toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``)
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -12,6 +14,7 @@ import argparse
 import os
 import sys
 
+from data_prep.__main__ import add_info_arguments, add_toysun_arguments, run_handler
 from solarmaggan._version import __version__
 
 
@@ -72,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--depth", type=int, default=None, help="U-Net levels (down to 4x4)")
     summary.add_argument("--norm", choices=["batch", "instance"], default="batch")
     summary.set_defaults(handler=run_summary)
+
+    add_info_arguments(commands.add_parser("info", help="describe an HDF5 pair file"))
+    add_toysun_arguments(
+        commands.add_parser("toysun", help="write a synthetic toy-Sun pair file (no downloads)")
+    )
     return parser
 
 
@@ -82,11 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        return args.handler(args)
-    except ValueError as error:
-        print(f"solarmaggan {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    return run_handler(args, "solarmaggan")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,272 @@
+"""The toy Sun: solar structure of the synthetic pairs, determinism, and the pair file."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import data_prep.toysun as toysun
+from data_prep.geometry import disk_mask
+from data_prep.pairs import PairFile
+from data_prep.splits import SPLITS, SplitRule, assign_splits
+from data_prep.toysun import (
+    ActiveRegion,
+    heliographic_to_pixel,
+    joy_tilt_deg,
+    make_toy_sun,
+    toy_header,
+    toy_times,
+    write_toy_dataset,
+)
+
+SIZE = 128
+
+
+def region_box(sun, region, size=SIZE):
+    """(rows, cols) slices around a region's centre, wide enough for both polarities, and
+    the centre's (row, col)."""
+    row, col, _ = heliographic_to_pixel(
+        region.latitude_deg, region.longitude_deg, size, sun.rsun_px, sun.b0_deg
+    )
+    half = (0.5 * region.separation_deg + 3.0 * region.spot_sigma_deg) * sun.rsun_px * math.pi / 180
+    r0, r1 = int(max(row - half, 0)), int(min(row + half + 1, size))
+    c0, c1 = int(max(col - half, 0)), int(min(col + half + 1, size))
+    return (slice(r0, r1), slice(c0, c1)), float(row), float(col)
+
+
+def rank(values):
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return ranks
+
+
+def test_field_is_exactly_zero_off_the_disk():
+    for size, seed in ((64, 0), (SIZE, 1), (97, 2)):
+        sun = make_toy_sun(size, seed)
+        assert sun.magnetogram_gauss.shape == sun.euv_dn_s.shape == (size, size)
+        assert sun.magnetogram_gauss.dtype == sun.euv_dn_s.dtype == np.float32
+        assert sun.rsun_px == pytest.approx(392 / 1024 * size)
+        off_disk = ~disk_mask(size, sun.rsun_px)
+        assert np.all(sun.magnetogram_gauss[off_disk] == 0.0)
+        assert np.count_nonzero(sun.magnetogram_gauss[~off_disk]) > 0.99 * (~off_disk).sum()
+
+
+@pytest.mark.parametrize("north_leading", [-1, 1])
+def test_hale_law_leading_polarity_is_opposite_in_the_two_hemispheres(north_leading):
+    """The flux on the western (leading) side of each region has the sign Hale's law gives:
+    ``north_leading`` in the north, the opposite in the south."""
+    signs = {"north": [], "south": []}
+    for seed in range(8):
+        sun = make_toy_sun(SIZE, seed, north_leading_polarity=north_leading)
+        for region in sun.active_regions:
+            (rows, cols), _, col = region_box(sun, region)
+            box = sun.magnetogram_gauss[rows, cols]
+            western = np.arange(cols.start, cols.stop) > col
+            flux = box[:, western].sum()
+            signs["north" if region.latitude_deg > 0 else "south"].append(np.sign(flux))
+    assert len(signs["north"]) >= 5 and len(signs["south"]) >= 5
+    assert all(s == north_leading for s in signs["north"])
+    assert all(s == -north_leading for s in signs["south"])
+
+
+def test_joy_law_leading_spot_is_nearer_the_equator():
+    latitudes = (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)
+    regions = [
+        ActiveRegion(
+            latitude_deg=lat, longitude_deg=lon, tilt_deg=joy_tilt_deg(lat), peak_gauss=2000.0,
+            separation_deg=10.0, leading_polarity=-1 if lat > 0 else 1, spot_sigma_deg=1.5,
+            structure_seed=k,
+        )
+        for k, (lat, lon) in enumerate(zip(latitudes, (-40.0, 0.0, 40.0, -40.0, 0.0, 40.0)))
+    ]
+    sun = make_toy_sun(SIZE, 0, active_regions=regions)
+    centre = (SIZE - 1) / 2
+    rows_of = np.arange(SIZE, dtype=float)[:, None] * np.ones((1, SIZE))
+    for region in regions:
+        assert region.tilt_deg == pytest.approx(0.5 * abs(region.latitude_deg))
+        (rows, cols), _, _ = region_box(sun, region)
+        field, row = sun.magnetogram_gauss[rows, cols], rows_of[rows, cols]
+        distance = {}  # |row - equator| of each polarity's flux-weighted centroid
+        for polarity in (-1, 1):
+            weight = np.where(polarity * field > 100.0, np.abs(field), 0.0)
+            distance[polarity] = abs(np.sum(weight * row) / weight.sum() - centre)
+        leading = region.leading_polarity
+        # expected: separation * sin(tilt) in latitude, i.e. in rows (fragments blur it)
+        expected = (
+            region.separation_deg * math.sin(math.radians(region.tilt_deg))
+            * math.cos(math.radians(region.latitude_deg)) * sun.rsun_px * math.pi / 180
+        )
+        assert distance[-leading] - distance[leading] > 0.2 * expected, region
+    # random regions follow Joy's law too: positive tilt, growing with latitude
+    random_regions = [r for seed in range(10) for r in make_toy_sun(32, seed).active_regions]
+    tilts = np.array([r.tilt_deg for r in random_regions])
+    latitudes = np.abs([r.latitude_deg for r in random_regions])
+    assert np.all(tilts > 0) and np.all((latitudes >= 5) & (latitudes <= 35))
+    assert np.corrcoef(latitudes, tilts)[0, 1] > 0.5
+
+
+def test_euv_is_brighter_where_the_field_is_stronger():
+    for seed in range(3):
+        sun = make_toy_sun(SIZE, seed, n_active_regions=4)
+        on_disk = disk_mask(SIZE, sun.rsun_px)
+        field, euv = np.abs(sun.magnetogram_gauss), sun.euv_dn_s
+        strong = on_disk & (field > 200.0)
+        assert strong.sum() > 10
+        assert euv[strong].mean() > 2.5 * np.median(euv[on_disk])
+        smoothed = toysun.gaussian_smooth(field, 1.0)[on_disk]
+        correlation = np.corrcoef(rank(smoothed), rank(euv[on_disk]))[0, 1]
+        assert correlation > 0.35
+
+
+def test_euv_levels_quiet_sun_limb_and_off_limb():
+    sun = make_toy_sun(SIZE, 4, n_active_regions=0, filaments=False)
+    on_disk = disk_mask(SIZE, sun.rsun_px)
+    euv = sun.euv_dn_s
+    assert 85.0 < np.median(euv[on_disk]) < 115.0
+    assert np.all(euv > 0)
+    # off the limb: faint, decreasing with height, never zero
+    centre = (SIZE - 1) / 2
+    radius = np.hypot(*np.meshgrid(np.arange(SIZE) - centre, np.arange(SIZE) - centre))
+    near = (radius > sun.rsun_px) & (radius < sun.rsun_px + 2)
+    far = radius > sun.rsun_px * 1.4
+    assert np.median(euv[near]) > 5 * np.median(euv[far]) and np.median(euv[far]) < 10.0
+    # limb brightening: the outer ring of the disk is brighter than the centre
+    inner, outer = on_disk & (radius < 0.5 * sun.rsun_px), on_disk & (radius > 0.9 * sun.rsun_px)
+    assert np.median(euv[outer]) > 1.1 * np.median(euv[inner])
+
+
+def test_network_is_weak_mixed_polarity_and_noise_is_about_10_gauss():
+    for seed in range(2):
+        quiet = make_toy_sun(SIZE, seed, n_active_regions=0, noise_gauss=0.0)
+        on_disk = disk_mask(SIZE, quiet.rsun_px)
+        field = quiet.magnetogram_gauss[on_disk]
+        network = field[np.abs(field) > 5.0]
+        assert 0.1 < len(network) / len(field) < 0.7
+        assert 10.0 <= np.median(np.abs(network)) <= 50.0
+        assert np.percentile(np.abs(network), 99) < 150.0
+        assert 0.4 < np.mean(network > 0) < 0.6  # mixed polarity
+        noise_only = make_toy_sun(SIZE, seed, n_active_regions=0, network_elements=0)
+        field = noise_only.magnetogram_gauss[on_disk]
+        assert 9.0 < field.std() < 11.0 and abs(field.mean()) < 1.0
+
+
+def test_foreshortening_weakens_the_line_of_sight_field_near_the_limb():
+    def peak(longitude):
+        region = ActiveRegion(10.0, longitude, 5.0, 2000.0, 8.0, -1, 1.5, structure_seed=3)
+        sun = make_toy_sun(SIZE, 0, active_regions=[region], network_elements=0, noise_gauss=0.0)
+        return np.abs(sun.magnetogram_gauss).max()
+
+    mu_limb = math.cos(math.radians(10.0)) * math.cos(math.radians(65.0))  # 0.42
+    ratio = peak(65.0) / peak(0.0)
+    assert 0.6 * mu_limb < ratio < 1.3 * mu_limb
+
+
+def test_same_seed_gives_identical_suns():
+    first, second = make_toy_sun(64, 7), make_toy_sun(64, np.random.default_rng(7))
+    assert np.array_equal(first.euv_dn_s, second.euv_dn_s)
+    assert np.array_equal(first.magnetogram_gauss, second.magnetogram_gauss)
+    assert first.active_regions == second.active_regions
+    other = make_toy_sun(64, 8)
+    assert not np.array_equal(first.magnetogram_gauss, other.magnetogram_gauss)
+    # filaments change only the EUV image (independent random streams)
+    plain = make_toy_sun(64, 7, filaments=False)
+    assert np.array_equal(plain.magnetogram_gauss, first.magnetogram_gauss)
+
+
+def test_toy_times_cover_every_split():
+    for n_pairs in range(3, 40):
+        times = toy_times(n_pairs)
+        assert len(set(times)) == n_pairs and times == sorted(times)
+        assert all(len(indices) for indices in assign_splits(times).values()), n_pairs
+    rule = SplitRule(test_months=(3,), val_months=(4,))
+    splits = assign_splits(toy_times(3, split_rule=rule), rule)
+    assert all(len(indices) for indices in splits.values())
+    with pytest.raises(ValueError):
+        toy_times(0)
+
+
+def test_toy_header_wcs():
+    header = toy_header(256, 98.0, "2011-03-01T00:00:00", "magnetogram")
+    assert header["CTYPE1"] == "HPLN-TAN" and header["CTYPE2"] == "HPLT-TAN"
+    assert header["CRPIX1"] == header["CRPIX2"] == 128.5
+    assert header["CDELT1"] * 98.0 == pytest.approx(header["RSUN_OBS"])
+    assert 955 < header["RSUN_OBS"] < 965 and header["BUNIT"] == "Gauss"
+    assert header["WAVELNTH"] == 6173 and header["RSUN_REF"] == 695700000
+    assert "SIMPLE" not in header
+    assert toy_header(256, 98.0, "2011-03-01", "euv")["WAVELNTH"] == 304
+    with pytest.raises(ValueError):
+        toy_header(256, 98.0, "2011-03-01", "radio")
+
+
+def test_write_toy_dataset_round_trip_and_resume(tmp_path, monkeypatch):
+    path = tmp_path / "toy.h5"
+    n_pairs, seed = 6, 3
+    assert write_toy_dataset(path, n_pairs, image_size=64, seed=seed) == path
+    with PairFile(path) as pairs:
+        assert pairs.n_samples == n_pairs and pairs.image_size == 64
+        assert pairs.rsun_px == pytest.approx(392 / 1024 * 64)
+        assert all(len(pairs.split_indices(split)) for split in SPLITS)
+        assert pairs.metadata["source"] == "toy Sun" and pairs.metadata["seed"] == seed
+        euv, magnetogram = pairs.read_arrays()
+        assert euv.min() >= -1 and euv.max() <= 1
+        assert magnetogram.min() >= -1 and magnetogram.max() <= 1
+        to_gauss = pairs.target_normalization[0].denormalize
+        to_dn_s = pairs.input_normalization[0].denormalize
+        for index in range(n_pairs):
+            sun = make_toy_sun(64, np.random.default_rng([seed, index]))
+            gauss = to_gauss(magnetogram[index, ..., 0])
+            np.testing.assert_allclose(gauss, np.clip(sun.magnetogram_gauss, -100, 100), atol=0.1)
+            np.testing.assert_allclose(
+                to_dn_s(euv[index, ..., 0]), np.clip(sun.euv_dn_s, 1, 1000), rtol=5e-3
+            )
+        sample = pairs.read(1)
+        assert sample["input_files"] == ["toysun-1-euv"]
+        assert sample["target_files"] == ["toysun-1-mag"]
+        assert sample["input_header"]["WAVELNTH"] == 304
+        assert sample["target_header"]["BUNIT"] == "Gauss"
+        times = pairs.times()
+    # a second run on the finished file adds nothing
+    write_toy_dataset(path, n_pairs, image_size=64, seed=seed)
+    with PairFile(path) as pairs:
+        assert pairs.n_samples == n_pairs and pairs.times() == times
+    # an interrupted run resumes to the same file as an uninterrupted one
+    real_make = toysun.make_toy_sun
+    calls = []
+
+    def failing_make(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("interrupted")
+        return real_make(*args, **kwargs)
+
+    resumed = tmp_path / "resumed.h5"
+    monkeypatch.setattr(toysun, "make_toy_sun", failing_make)
+    with pytest.raises(RuntimeError):
+        write_toy_dataset(resumed, n_pairs, image_size=64, seed=seed)
+    monkeypatch.setattr(toysun, "make_toy_sun", real_make)
+    write_toy_dataset(resumed, n_pairs, image_size=64, seed=seed)
+    with PairFile(path) as first, PairFile(resumed) as second:
+        assert second.times() == first.times()
+        for got, expected in zip(second.read_arrays(), first.read_arrays()):
+            assert np.array_equal(got, expected)
+
+
+def test_write_toy_dataset_rejects_bad_arguments(tmp_path):
+    for n_pairs, image_size in ((0, 64), (3, 8), (3, 64.5)):
+        with pytest.raises(ValueError):
+            write_toy_dataset(tmp_path / "bad.h5", n_pairs, image_size=image_size)
+    assert not list(tmp_path.iterdir())
+
+
+def test_toysun_module_imports_no_deep_learning_stack():
+    probe = (
+        "import sys, data_prep.toysun;"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'solarmaggan') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]", result.stderr
