@@ -23,6 +23,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["solarmaggan", "solarmaggan.*", "data_prep", "data_prep.*"]),
+    package_data={"data_prep.presets": ["*.json"]},
     install_requires=[
         "keras>=3.8,<4",
         "tensorflow>=2.18",
@@ -33,7 +34,9 @@ setup(
         "tensorboard>=2.18",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        # sunpy[net] (Fido, JSOC) for scripts/download_data.py; the tests check its queries
+        "test": ["pytest>=8", "sunpy[net]>=6.0"],
+        "download": ["sunpy[net]>=6.0"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],
     },

@@ -20,3 +20,77 @@ def disk_mask(image_size: int, radius_px: float) -> np.ndarray:
     centre = (image_size - 1) / 2.0
     offsets = np.arange(image_size) - centre
     return offsets[:, None] ** 2 + offsets[None, :] ** 2 <= float(radius_px) ** 2
+
+
+def radial_distance(image_size: int) -> np.ndarray:
+    """(image_size, image_size) distance of each pixel centre from the frame centre, px."""
+    centre = (image_size - 1) / 2.0
+    offsets = np.arange(image_size) - centre
+    return np.hypot(offsets[:, None], offsets[None, :])
+
+
+def block_mean(data: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor`` x ``factor`` blocks of a 2-D array (edges that do not fill a
+    block are dropped). Pixel (i, j) of the result is centred on source pixel
+    (factor * i + (factor - 1) / 2, factor * j + (factor - 1) / 2)."""
+    if factor <= 1:
+        return data
+    rows, cols = (data.shape[0] // factor) * factor, (data.shape[1] // factor) * factor
+    blocks = data[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+    # sum along rows of each block first (contiguous memory), then down the columns
+    return (blocks.sum(axis=3, dtype=np.float32).sum(axis=1) / factor**2).astype(np.float32)
+
+
+def resample_to_frame(
+    data: np.ndarray,
+    pixel_to_arcsec: np.ndarray,
+    reference_pixel: tuple[float, float],
+    reference_arcsec: tuple[float, float],
+    image_size: int,
+    frame_scale_arcsec: float,
+    fill_value: float = 0.0,
+) -> np.ndarray:
+    """Resample an image onto the standard frame: north up, Sun centre (helioprojective
+    (0", 0")) at the frame centre, ``frame_scale_arcsec`` arcsec a pixel.
+
+    Args:
+        data: (H, W) source image, physical units; NaNs (and averaging blocks holding
+            one) become ``fill_value``.
+        pixel_to_arcsec: 2x2 matrix, source pixel offsets (x, y) -> helioprojective offsets
+            (Tx, Ty) in arcsec (that is diag(CDELT) @ PC; it carries CROTA2 and rolls).
+        reference_pixel: (x, y) 0-based source pixel of the reference coordinate.
+        reference_arcsec: (Tx, Ty) of the reference pixel, arcsec.
+        image_size: output pixels a side.
+        frame_scale_arcsec: output arcsec a pixel.
+
+    Returns:
+        (image_size, image_size) float32. The source is first block-averaged by the integer
+        part of the scale ratio (anti-aliasing, so every source pixel counts), then
+        interpolated bilinearly; output pixels outside the source get ``fill_value``.
+        Helioprojective offsets are treated as linear in pixels (the gnomonic distortion is
+        below 0.01 arcsec within 1.1 solar radii).
+    """
+    from scipy import ndimage
+
+    source_scale = float(np.sqrt(abs(np.linalg.det(pixel_to_arcsec))))
+    factor = max(int(frame_scale_arcsec / source_scale + 1e-6), 1)
+    binned = block_mean(np.asarray(data, dtype=np.float32), factor)
+    binned = np.where(np.isfinite(binned), binned, np.float32(fill_value))
+    # output pixel (row i, col j) -> helioprojective (Tx, Ty) = ((j - c), (i - c)) * scale
+    centre = (image_size - 1) / 2.0
+    arcsec_to_pixel = np.linalg.inv(pixel_to_arcsec)
+    # source pixel (x, y) = reference + A ((Tx, Ty) - reference_arcsec); binned = (p - (f-1)/2) / f
+    frame_to_source = arcsec_to_pixel * frame_scale_arcsec / factor  # d(x, y)/d(col, row)
+    source_at_centre = (
+        np.asarray(reference_pixel)
+        + arcsec_to_pixel @ (-np.asarray(reference_arcsec, dtype=np.float64))
+        - (factor - 1) / 2.0
+    ) / factor
+    # ndimage works in (row, col) = (y, x) order on both sides
+    matrix = frame_to_source[::-1, ::-1]
+    offset = source_at_centre[::-1] - matrix @ np.array([centre, centre])
+    resampled = ndimage.affine_transform(
+        binned, matrix, offset=offset, output_shape=(image_size, image_size), order=1,
+        mode="constant", cval=fill_value, prefilter=False,
+    )
+    return resampled.astype(np.float32)

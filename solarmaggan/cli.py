@@ -4,6 +4,7 @@ Subcommands:
     summary   build the seed's networks and print their layer tables and parameter counts
     info      describe an HDF5 pair file (as ``python -m data_prep info``)
     toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``)
+    prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -14,7 +15,12 @@ import argparse
 import os
 import sys
 
-from data_prep.__main__ import add_info_arguments, add_toysun_arguments, run_handler
+from data_prep.__main__ import (
+    add_info_arguments,
+    add_prep_arguments,
+    add_toysun_arguments,
+    run_handler,
+)
 from solarmaggan._version import __version__
 
 
@@ -80,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_toysun_arguments(
         commands.add_parser("toysun", help="write a synthetic toy-Sun pair file (no downloads)")
     )
+    add_prep_arguments(commands.add_parser(
+        "prep", help="FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
     return parser
 
 

@@ -1,0 +1,192 @@
+"""Reading solar FITS files: SDO/AIA, SDO/HMI line-of-sight magnetograms, STEREO/EUVI.
+
+Every problem with an input file raises :class:`FitsInputError`, whose message starts with
+the file name and says what is wrong (not a FITS file, missing keyword, wrong instrument or
+wavelength, no finite pixel), instead of a traceback from deep inside astropy or sunpy.
+
+Kinds of input (``kind``):
+    ``"aia"``  SDO/AIA level 1 or 1.5 (default wavelength 304 A)
+    ``"hmi"``  SDO/HMI line-of-sight magnetogram, hmi.M_45s or hmi.M_720s, also the
+               Rice-compressed HDU 1 of JSOC exports (CROTA2 ~ 180 is handled by the WCS)
+    ``"euvi"`` STEREO-A or -B SECCHI/EUVI level 0 or 1 (default wavelength 304 A)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.time import Time
+
+KINDS = ("aia", "hmi", "euvi")
+DEFAULT_WAVELENGTH = {"aia": 304, "euvi": 304, "hmi": None}
+# keywords without which the geometry or the time cannot be known
+REQUIRED_KEYWORDS = ("CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2")
+
+
+class FitsInputError(ValueError):
+    """A FITS input that cannot be used; the message names the file and the problem."""
+
+
+def source_name(source: Any) -> str:
+    """A printable name for a file path or a map (its file name if known)."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    meta = getattr(source, "meta", {}) or {}
+    return str(meta.get("filename") or meta.get("FILENAME") or f"<{type(source).__name__}>")
+
+
+def read_header(path: str | os.PathLike) -> fits.Header:
+    """The header of the image HDU of a FITS file (the first HDU with 2-D data; HDU 1 for
+    JSOC's Rice-compressed exports), without reading the data."""
+    path = Path(path)
+    if not path.is_file():
+        raise FitsInputError(f"{path}: no such file")
+    try:
+        with fits.open(path, lazy_load_hdus=True) as hdus:
+            for hdu in hdus:
+                if hdu.header.get("NAXIS", 0) == 2 or hdu.header.get("ZNAXIS", 0) == 2:
+                    return hdu.header.copy()
+    except (OSError, ValueError, TypeError) as err:
+        raise FitsInputError(f"{path}: not a readable FITS file ({err})") from None
+    raise FitsInputError(f"{path}: no 2-D image in any HDU")
+
+
+def observation_time(header: fits.Header, name: str = "") -> Time:
+    """Observation time (UTC): T_OBS, the middle of the exposure, where the header has it
+    (SDO: AIA, and HMI as ``2011.03.01_00:00:00_TAI``), else DATE-OBS (or DATE_OBS)."""
+    for key in ("T_OBS", "DATE-OBS", "DATE_OBS"):
+        value = header.get(key)
+        if not value:
+            continue
+        text = str(value).strip()
+        scale = "tai" if text.endswith("_TAI") else "utc"
+        text = text.removesuffix("_TAI").removesuffix("_UTC").rstrip("Z")
+        if len(text) > 10 and text[4] == "." and text[7] == ".":  # JSOC: 2011.03.01_00:00:00
+            text = f"{text[:4]}-{text[5:7]}-{text[8:10]}T{text[11:]}"
+        try:
+            return Time(text, scale=scale).utc
+        except ValueError:
+            raise FitsInputError(f"{name}: cannot read {key} = {value!r} as a time") from None
+    raise FitsInputError(f"{name}: missing header keyword DATE-OBS (observation time)")
+
+
+def identify(header: fits.Header) -> str | None:
+    """``"aia"``, ``"hmi"`` or ``"euvi"`` from TELESCOP / INSTRUME / DETECTOR, else None."""
+    instrument = str(header.get("INSTRUME", "")).upper()
+    telescope = str(header.get("TELESCOP", "")).upper()
+    detector = str(header.get("DETECTOR", "")).upper()
+    if detector == "EUVI":
+        return "euvi"
+    if instrument.startswith("AIA") or detector == "AIA":
+        return "aia"
+    if instrument.startswith("HMI") or telescope.endswith("HMI") or detector == "HMI":
+        return "hmi"
+    return None
+
+
+def describe_source(header: fits.Header) -> str:
+    parts = [str(header.get(k)) for k in ("TELESCOP", "INSTRUME", "DETECTOR") if header.get(k)]
+    wavelength = header.get("WAVELNTH")
+    return " ".join(dict.fromkeys(parts)) + (f" {wavelength} A" if wavelength else "")
+
+
+def is_los_magnetogram(header: fits.Header) -> bool:
+    """True for an HMI line-of-sight magnetogram (CONTENT or BUNIT say so)."""
+    content = str(header.get("CONTENT", "")).upper()
+    unit = str(header.get("BUNIT", "")).strip().lower()
+    return "MAGNETOGRAM" in content or unit in ("gauss", "g", "mx/cm^2", "mx/cm2")
+
+
+def check_header(
+    header: fits.Header,
+    kind: str,
+    name: str,
+    expected_wavelength: int | None | str = "default",
+    require_magnetogram: bool = True,
+) -> None:
+    """Refuse a header that is not of ``kind``, not at ``expected_wavelength`` (A; the
+    default 304 for "aia" and "euvi", None accepts any), not a line-of-sight magnetogram
+    for "hmi" (unless ``require_magnetogram`` is False), or lacks the geometry keywords."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    found = identify(header)
+    if found != kind:
+        raise FitsInputError(
+            f"{name}: expected a {kind.upper()} file, the header says "
+            f"{describe_source(header) or 'no known instrument'}"
+        )
+    wavelength = DEFAULT_WAVELENGTH[kind] if expected_wavelength == "default" else expected_wavelength
+    if wavelength is not None:
+        observed = header.get("WAVELNTH")
+        if observed is None:
+            raise FitsInputError(f"{name}: missing header keyword WAVELNTH")
+        if int(round(float(observed))) != int(wavelength):
+            raise FitsInputError(
+                f"{name}: wrong wavelength: {float(observed):g} A, expected {wavelength} A "
+                "(pass expected_wavelength=None to accept any)"
+            )
+    if kind == "hmi" and require_magnetogram and not is_los_magnetogram(header):
+        raise FitsInputError(
+            f"{name}: not a line-of-sight magnetogram (CONTENT = {header.get('CONTENT')!r}, "
+            f"BUNIT = {header.get('BUNIT')!r}); pass require_magnetogram=False to accept it"
+        )
+    for key in REQUIRED_KEYWORDS:
+        if key not in header:
+            raise FitsInputError(f"{name}: missing header keyword {key}")
+    if not any(key in header for key in ("DSUN_OBS", "DSUN")):
+        raise FitsInputError(f"{name}: missing header keyword DSUN_OBS (observer distance)")
+    observation_time(header, name)
+
+
+def read_map(
+    source: Any,
+    kind: str,
+    expected_wavelength: int | None | str = "default",
+    require_magnetogram: bool = True,
+):
+    """A checked ``sunpy.map.GenericMap`` from a FITS path or a map.
+
+    Raises FitsInputError (naming the file) for unreadable files, the wrong instrument,
+    wavelength or product, missing geometry keywords, or an image without finite pixels.
+    """
+    import sunpy.map
+
+    name = source_name(source)
+    if isinstance(source, (str, os.PathLike)):
+        header = read_header(source)  # clear errors before sunpy sees the file
+        check_header(header, kind, name, expected_wavelength, require_magnetogram)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # sunpy's metadata chatter
+                solar_map = sunpy.map.Map(str(source))
+        except Exception as err:  # sunpy raises many types for bad files
+            raise FitsInputError(f"{name}: sunpy cannot read it as a map ({err})") from None
+        if isinstance(solar_map, list):
+            solar_map = solar_map[0]
+    else:
+        solar_map = source
+        check_header(fits.Header(_fits_cards(solar_map.meta)), kind, name, expected_wavelength,
+                     require_magnetogram)
+    data = np.asarray(solar_map.data)
+    if data.ndim != 2:
+        raise FitsInputError(f"{name}: expected a 2-D image, got shape {data.shape}")
+    # integers are always finite; a sparse look finds a finite pixel in most images
+    if data.dtype.kind == "f" and not (np.isfinite(data[::64, ::64]).any() or np.isfinite(data).any()):
+        raise FitsInputError(f"{name}: the image has no finite pixel (all NaN or inf)")
+    return solar_map
+
+
+def _fits_cards(meta: Any) -> list[tuple[str, Any]]:
+    """(key, value) cards of a map's metadata that a FITS header can hold."""
+    cards = []
+    for key, value in dict(meta).items():
+        if key.lower() in ("comment", "history", "keycomments") or isinstance(value, (dict, list)):
+            continue
+        if len(key) <= 8 or key.upper().startswith("HIERARCH"):
+            cards.append((key.upper(), value))
+    return cards

@@ -1,0 +1,447 @@
+"""Pair EUV images with magnetograms by observation time, read from the FITS headers.
+
+    report = pair_by_time(["aia304/"], ["hmi/"], tolerance_s=300)
+    print(report.summary())
+    for pair in report.pairs:
+        ...  # pair.euv_path, pair.magnetogram_path, pair.euv_time, pair.separation_s
+
+Files are paired by the observation time in their headers
+(:func:`data_prep.fitsio.observation_time`), never by file name or listing order: each EUV
+image goes with the magnetogram nearest in time within ``tolerance_s``, and a magnetogram
+is used at most once (the closest pairs overall are made first). Only headers are read, so
+scanning thousands of files is quick.
+
+Every file that is not paired is reported with a reason:
+
+``rejected``
+    files refused before pairing: no such file, not a readable FITS file, no 2-D image, the
+    wrong instrument, wavelength or product (e.g. an HMI continuum image instead of a
+    magnetogram), a missing keyword (geometry, observer distance, observation time,
+    EXPTIME), an unreadable time, ``QUALITY`` not 0, a header saying no pixel holds data
+    (``DATAVALS = 0``), a duplicate observation time, or an exposure anomaly (AIA / EUVI:
+    not a ``LIGHT`` frame, ``EXPTIME`` <= 0, or below half the median ``EXPTIME`` of the
+    scanned files of the same wavelength: the short exposures of flare mode / automatic
+    exposure control).
+``unmatched``
+    valid files with no partner within the tolerance; the reason gives the nearest
+    partner and its time offset.
+
+Images whose pixels are all NaN can only be found by reading the data, which scanning does
+not do: they are refused later by the preparation step
+(:func:`data_prep.fitsio.read_map` raises ``FitsInputError`` "... no finite pixel").
+
+The matching itself (:func:`match_by_time`) works on plain arrays of times, so inputs of
+several channels can later be matched to a reference channel the same way.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from astropy.io import fits
+from astropy.time import Time
+from astropy.utils.exceptions import AstropyWarning
+
+from data_prep.fitsio import KINDS, FitsInputError, check_header, observation_time, read_header
+
+EUV_KINDS = ("aia", "euvi")
+# names taken from folders (lower case); JSOC names such as
+# "hmi.m_720s.20240101_000000_tai.3.magnetogram.fits" end in ".fits" too
+FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fts.gz", ".fit.gz", ".fits.fz", ".fz")
+SCAN_OPTIONS = ("expected_wavelength", "require_magnetogram", "quality_check", "exposure_check")
+# an exposure below this fraction of the median of its wavelength is an anomaly
+SHORT_EXPOSURE_FRACTION = 0.5
+
+
+@dataclasses.dataclass
+class Rejected:
+    """A file left out, and why (the reason does not repeat the path)."""
+
+    path: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Pair:
+    """An EUV image and its magnetogram. Times are ISO 8601 UTC with milliseconds;
+    ``separation_s`` is the absolute time difference in seconds."""
+
+    euv_path: str
+    magnetogram_path: str
+    euv_time: str
+    magnetogram_time: str
+    separation_s: float
+
+
+@dataclasses.dataclass
+class PairingReport:
+    """What :func:`pair_by_time` made of its inputs.
+
+    Attributes:
+        pairs: sorted by ``euv_time``.
+        unmatched: valid files (EUV first, then magnetograms, each sorted by path) with no
+            partner within the tolerance; the reason gives the nearest partner's offset.
+        rejected: files refused (EUV first, then magnetograms, each sorted by path).
+        tolerance_s: the tolerance used.
+    """
+
+    pairs: list[Pair]
+    unmatched: list[Rejected]
+    rejected: list[Rejected]
+    tolerance_s: float | None = None
+
+    def summary(self) -> str:
+        """Counts, then each rejected and unmatched file with its reason."""
+        tolerance = "" if self.tolerance_s is None else f" (tolerance {self.tolerance_s:g} s)"
+        lines = [
+            f"pairing{tolerance}: {len(self.pairs)} pairs, {len(self.unmatched)} unmatched "
+            f"files, {len(self.rejected)} rejected files"
+        ]
+        if self.pairs:
+            largest = max(pair.separation_s for pair in self.pairs)
+            lines.append(
+                f"  pairs from {self.pairs[0].euv_time} to {self.pairs[-1].euv_time}, "
+                f"largest time separation {largest:.1f} s"
+            )
+        for title, entries in (("rejected", self.rejected), ("unmatched", self.unmatched)):
+            if entries:
+                lines.append(f"{title}:")
+                lines.extend(f"  - {entry.path}: {entry.reason}" for entry in entries)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record: ``pairs``, ``unmatched``, ``rejected`` (lists of dicts with
+        ``path`` and ``reason``), ``tolerance_s`` and ``counts``."""
+        return {
+            "tolerance_s": self.tolerance_s,
+            "counts": {"pairs": len(self.pairs), "unmatched": len(self.unmatched),
+                       "rejected": len(self.rejected)},
+            "pairs": [dataclasses.asdict(pair) for pair in self.pairs],
+            "unmatched": [dataclasses.asdict(entry) for entry in self.unmatched],
+            "rejected": [dataclasses.asdict(entry) for entry in self.rejected],
+        }
+
+
+def expand_paths(paths_or_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """File paths from files and folders, each once, in a fixed order.
+
+    A folder gives its FITS files (names ending in one of :data:`FITS_SUFFIXES`, any case;
+    hidden files skipped; not recursive), sorted by name. A file given by name is kept
+    whatever its name, and so is a path that does not exist (scanning reports it).
+    """
+    if isinstance(paths_or_dirs, (str, os.PathLike)):
+        paths_or_dirs = [paths_or_dirs]
+    found: list[str] = []
+    seen: set[str] = set()
+    for entry in paths_or_dirs:
+        entry = Path(entry)
+        if entry.is_dir():
+            names = sorted(
+                child for child in entry.iterdir()
+                if child.is_file() and not child.name.startswith(".")
+                and child.name.lower().endswith(FITS_SUFFIXES)
+            )
+        else:
+            names = [entry]
+        for name in names:
+            key = os.path.realpath(name)
+            if key not in seen:
+                seen.add(key)
+                found.append(str(name))
+    return found
+
+
+def scan_files(
+    paths_or_dirs: str | os.PathLike | Iterable[str | os.PathLike],
+    kind: str,
+    expected_wavelength: int | None | str = "default",
+    require_magnetogram: bool = True,
+    quality_check: bool = True,
+    exposure_check: bool = True,
+) -> tuple[list[tuple[str, Time, fits.Header]], list[Rejected]]:
+    """Read and check the headers of FITS files (no data is read).
+
+    Args:
+        paths_or_dirs: files and folders (see :func:`expand_paths`).
+        kind: ``"aia"``, ``"hmi"`` or ``"euvi"``.
+        expected_wavelength, require_magnetogram: as for
+            :func:`data_prep.fitsio.check_header`.
+        quality_check: refuse ``QUALITY`` other than 0 (a missing QUALITY is fine) and
+            headers saying no pixel holds data (``DATAVALS = 0``).
+        exposure_check: for AIA and EUVI, refuse frames that are not ``LIGHT``
+            (``IMG_TYPE``), a missing or non-positive ``EXPTIME``, and exposures below half
+            the median ``EXPTIME`` of the accepted files of the same wavelength.
+
+    Returns:
+        ``(accepted, rejected)``: accepted ``(path, time, header)`` sorted by time (then
+        path), the time in UTC; rejected files sorted by path. Of files with the same
+        observation time the first by path is kept and the others are rejected as
+        duplicates. All-NaN images are not detected here (see the module notes).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    accepted: list[tuple[str, Time, fits.Header]] = []
+    rejected: list[Rejected] = []
+    for path in expand_paths(paths_or_dirs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)  # header verification chatter
+                header = read_header(path)
+                check_header(header, kind, path, expected_wavelength, require_magnetogram)
+                time = observation_time(header, path)
+            problem = None
+            if quality_check:
+                problem = _quality_problem(header)
+            if problem is None and exposure_check and kind in EUV_KINDS:
+                problem = _exposure_problem(header)
+        except FitsInputError as err:
+            problem = _without_name(str(err), path)
+        except Exception as err:  # a strange header must not stop a scan of many files
+            problem = f"cannot use the header ({type(err).__name__}: {err})"
+        if problem is None:
+            accepted.append((path, time, header))
+        else:
+            rejected.append(Rejected(path, problem))
+
+    if exposure_check and kind in EUV_KINDS:
+        accepted, short = _short_exposures(accepted)
+        rejected.extend(short)
+
+    accepted.sort(key=lambda item: item[0])  # duplicates: the first by path is kept
+    kept: dict[str, str] = {}
+    unique = []
+    for path, time, header in accepted:
+        key = time.isot
+        if key in kept:
+            rejected.append(Rejected(path, f"duplicate: the same observation time {key} as "
+                                           f"{kept[key]}"))
+        else:
+            kept[key] = path
+            unique.append((path, time, header))
+    unique.sort(key=lambda item: (item[1].isot, item[0]))
+    rejected.sort(key=lambda entry: entry.path)
+    return unique, rejected
+
+
+def match_by_time(
+    times_a: Sequence[float], times_b: Sequence[float], tolerance_s: float
+) -> list[tuple[int, int, float]]:
+    """One-to-one matching of two lists of times (seconds on a common scale).
+
+    Every pair closer than or equal to ``tolerance_s`` is a candidate; candidates are taken
+    from the smallest separation up (ties by index), skipping items already used. Returns
+    ``(index_a, index_b, separation_s)`` sorted by ``index_a``; the order of the inputs
+    does not change which items are matched, except among exactly equal separations.
+    """
+    a = np.asarray(times_a, dtype=float)
+    b = np.asarray(times_b, dtype=float)
+    order_b = np.argsort(b, kind="stable")
+    sorted_b = b[order_b].tolist()
+    candidates = []
+    for i, t in enumerate(a.tolist()):
+        lo = bisect.bisect_left(sorted_b, t - tolerance_s)
+        hi = bisect.bisect_right(sorted_b, t + tolerance_s)
+        for k in range(lo, hi):
+            j = int(order_b[k])
+            candidates.append((abs(sorted_b[k] - t), i, j))
+    candidates.sort()
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    matches = []
+    for separation, i, j in candidates:
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            matches.append((i, j, separation))
+    matches.sort()
+    return matches
+
+
+def pair_by_time(
+    euv_files: str | os.PathLike | Iterable[str | os.PathLike],
+    magnetogram_files: str | os.PathLike | Iterable[str | os.PathLike],
+    tolerance_s: float = 300.0,
+    euv_kind: str = "aia",
+    **scan_options: Any,
+) -> PairingReport:
+    """Pair each EUV image with the magnetogram (HMI) nearest in time within ``tolerance_s``.
+
+    Args:
+        euv_files, magnetogram_files: files and folders (see :func:`expand_paths`).
+        tolerance_s: the largest time separation of a pair, in seconds.
+        euv_kind: ``"aia"`` or ``"euvi"``.
+        scan_options: ``expected_wavelength`` (for the EUV files), ``require_magnetogram``
+            (for the magnetograms), ``quality_check`` and ``exposure_check`` (both); see
+            :func:`scan_files`.
+
+    A magnetogram is used at most once: the pairs with the smallest separation overall are
+    made first (:func:`match_by_time`). File names and listing order play no part.
+    """
+    unknown = sorted(set(scan_options) - set(SCAN_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown scan options {unknown}; known: {list(SCAN_OPTIONS)}")
+    if euv_kind not in EUV_KINDS:
+        raise ValueError(f"euv_kind must be one of {EUV_KINDS}, got {euv_kind!r}")
+    tolerance_s = float(tolerance_s)
+    if not (math.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise ValueError(f"tolerance_s must be a finite number >= 0, got {tolerance_s!r}")
+    checks = {key: scan_options[key] for key in ("quality_check", "exposure_check")
+              if key in scan_options}
+    euv, euv_rejected = scan_files(
+        euv_files, euv_kind,
+        expected_wavelength=scan_options.get("expected_wavelength", "default"), **checks,
+    )
+    magnetograms, magnetogram_rejected = scan_files(
+        magnetogram_files, "hmi",
+        require_magnetogram=scan_options.get("require_magnetogram", True), **checks,
+    )
+
+    euv_s, magnetogram_s = _seconds([t for _, t, _ in euv], [t for _, t, _ in magnetograms])
+    matches = match_by_time(euv_s, magnetogram_s, tolerance_s)
+    pairs = [
+        Pair(euv[i][0], magnetograms[j][0], euv[i][1].isot, magnetograms[j][1].isot,
+             round(float(separation), 3))
+        for i, j, separation in matches
+    ]
+    pairs.sort(key=lambda pair: (pair.euv_time, pair.euv_path))
+
+    paired_euv = {i for i, _, _ in matches}
+    paired_magnetograms = {j for _, j, _ in matches}
+    unmatched = [
+        Rejected(euv[i][0], _unmatched_reason(euv_s[i], magnetogram_s, magnetograms,
+                                              tolerance_s, "magnetogram"))
+        for i in sorted(set(range(len(euv))) - paired_euv, key=lambda i: euv[i][0])
+    ] + [
+        Rejected(magnetograms[j][0], _unmatched_reason(magnetogram_s[j], euv_s, euv,
+                                                       tolerance_s, "EUV image"))
+        for j in sorted(set(range(len(magnetograms))) - paired_magnetograms,
+                        key=lambda j: magnetograms[j][0])
+    ]
+    return PairingReport(pairs, unmatched, euv_rejected + magnetogram_rejected, tolerance_s)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _without_name(message: str, path: str) -> str:
+    """A FitsInputError message without its leading "<file name>: "."""
+    for name in (str(path), str(Path(path))):
+        if message.startswith(name + ": "):
+            return message[len(name) + 2:]
+    return message
+
+
+def _number(header: fits.Header, key: str) -> float | None:
+    value = header.get(key)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _quality_problem(header: fits.Header) -> str | None:
+    value = header.get("QUALITY")
+    if value is not None:
+        try:
+            quality = int(float(value)) if not isinstance(value, str) else int(value, 0)
+        except (TypeError, ValueError):
+            return f"unreadable QUALITY = {value!r}"
+        if quality != 0:
+            return (f"bad QUALITY = {quality} (0x{quality & 0xFFFFFFFF:08X}); "
+                    "pass quality_check=False to accept it")
+    if _number(header, "DATAVALS") == 0:
+        return (f"no valid pixel: the header says DATAVALS = 0 "
+                f"(MISSVALS = {header.get('MISSVALS')})")
+    return None
+
+
+def _exposure_problem(header: fits.Header) -> str | None:
+    image_type = header.get("IMG_TYPE")
+    if image_type is not None and str(image_type).strip().upper() != "LIGHT":
+        return f"exposure anomaly: not a light frame (IMG_TYPE = {str(image_type).strip()!r})"
+    if "EXPTIME" not in header:
+        return "missing header keyword EXPTIME (exposure time)"
+    exposure = _number(header, "EXPTIME")
+    if exposure is None or not math.isfinite(exposure):
+        return f"unreadable EXPTIME = {header.get('EXPTIME')!r}"
+    if exposure <= 0:
+        return f"exposure anomaly: EXPTIME = {exposure:g} s"
+    return None
+
+
+def _short_exposures(accepted):
+    """Split off exposures below half the median of their wavelength."""
+    groups: dict[Any, list[float]] = {}
+    for _, _, header in accepted:
+        groups.setdefault(_wavelength_key(header), []).append(_number(header, "EXPTIME"))
+    medians = {key: (float(np.median(values)), len(values)) for key, values in groups.items()}
+    kept, short = [], []
+    for item in accepted:
+        header = item[2]
+        key = _wavelength_key(header)
+        median, count = medians[key]
+        exposure = _number(header, "EXPTIME")
+        if exposure < SHORT_EXPOSURE_FRACTION * median:
+            at = "" if key is None else f" at {key:g} A"
+            short.append(Rejected(item[0], (
+                f"exposure anomaly: EXPTIME = {exposure:g} s is below "
+                f"{SHORT_EXPOSURE_FRACTION:g} x the median {median:g} s of the {count} scanned "
+                f"files{at} (flare mode / automatic exposure control); "
+                "pass exposure_check=False to accept it"
+            )))
+        else:
+            kept.append(item)
+    return kept, short
+
+
+def _wavelength_key(header: fits.Header) -> float | None:
+    wavelength = _number(header, "WAVELNTH")
+    return None if wavelength is None else round(wavelength, 1)
+
+
+def _seconds(times_a: list[Time], times_b: list[Time]) -> tuple[list[float], list[float]]:
+    """Times as seconds from a common origin (leap seconds counted)."""
+    everything = times_a + times_b
+    if not everything:
+        return [], []
+    joined = Time(everything)
+    seconds = (joined - joined[0]).to_value("s")
+    seconds = [float(value) for value in np.atleast_1d(seconds)]
+    return seconds[: len(times_a)], seconds[len(times_a):]
+
+
+def _unmatched_reason(t: float, others_s: list[float], others, tolerance_s: float,
+                      what: str) -> str:
+    if not others_s:
+        return f"no {what} was accepted to pair with"
+    offsets = np.asarray(others_s) - t
+    nearest = int(np.argmin(np.abs(offsets)))
+    offset = float(offsets[nearest])
+    where = f"the nearest {what}, {others[nearest][0]}, is {_offset_text(offset)} away"
+    if abs(offset) > tolerance_s:
+        return f"no {what} within {tolerance_s:g} s; {where}"
+    # within the tolerance but not paired: greedy matching gave it to a closer partner
+    return (f"every {what} within {tolerance_s:g} s is paired with a file closer in time; "
+            f"{where}")
+
+
+def _offset_text(seconds: float) -> str:
+    """E.g. "+3600.0 s (1.0 h)"; positive when the partner is later."""
+    text = f"{seconds:+.1f} s"
+    size = abs(seconds)
+    if size >= 86400:
+        text += f" ({size / 86400:.1f} days)"
+    elif size >= 3600:
+        text += f" ({size / 3600:.1f} h)"
+    elif size >= 120:
+        text += f" ({size / 60:.1f} min)"
+    return text
