@@ -5,6 +5,7 @@ Subcommands:
     info      describe an HDF5 pair file (as ``python -m data_prep info``)
     toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``)
     prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
+    train     train (or resume) a model on an HDF5 pair file, with a preset
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -88,7 +89,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_prep_arguments(commands.add_parser(
         "prep", help="FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
+    add_train_arguments(commands.add_parser(
+        "train", help="train or resume a model on an HDF5 pair file (TensorBoard logs)"))
     return parser
+
+
+# command-line shortcuts for common training settings: option -> (section.key, type)
+TRAIN_SHORTCUTS = {
+    "steps": ("training.steps", int),
+    "batch_size": ("training.batch_size", int),
+    "precision": ("training.precision", str),
+    "steps_per_execution": ("training.steps_per_execution", int),
+    "lr_schedule": ("training.lr_schedule", str),
+    "decay_steps": ("training.decay_steps", int),
+    "seed": ("training.seed", int),
+    "validation_every": ("training.validation_every", int),
+    "validation_pairs": ("training.validation_pairs", int),
+    "checkpoint_every": ("training.checkpoint_every", int),
+}
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="quick", help="preset name (kim2019, quick) or JSON file")
+    parser.add_argument("--data", required=True, help="HDF5 pair file (solarmaggan prep / toysun)")
+    parser.add_argument("--run-dir", required=True,
+                        help="run directory: config, checkpoints, best generator, logs/")
+    parser.add_argument("--resume", action="store_true",
+                        help="require a checkpoint to continue from (re-running resumes anyway)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override any preset setting, e.g. --set model.depth=6 (repeatable)")
+    for option, (key, kind) in TRAIN_SHORTCUTS.items():
+        parser.add_argument("--" + option.replace("_", "-"), type=kind, help=f"sets {key}")
+    parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                        help="XLA-compile the training step (training.xla)")
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                        help="deterministic TensorFlow ops (training.deterministic)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_train)
+
+
+def train_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides followed by those of the shortcut options that were given."""
+    import json
+
+    overrides = list(args.set)
+    for option, (key, _) in TRAIN_SHORTCUTS.items():
+        value = getattr(args, option)
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    for option in ("xla", "deterministic"):
+        if getattr(args, option) is not None:
+            overrides.append(f"training.{option}={json.dumps(getattr(args, option))}")
+    return overrides
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from solarmaggan.config import resolve_config
+    from solarmaggan.training import train
+
+    config = resolve_config(args.preset, train_overrides(args))
+    summary = train(config, args.data, args.run_dir, resume=args.resume, progress=not args.quiet)
+    best = summary["best"]
+    print(f"finished at step {summary['step']}; best validation pixel_cc "
+          f"{best['pixel_cc']:.4f} at step {best['step']}; run directory {summary['run_dir']}")
+    print(f"TensorBoard: tensorboard --logdir {summary['run_dir']}/logs")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 ``pixel_correlation`` is the authors' model-selection rule: the pixel-to-pixel Pearson
 correlation between generated and observed magnetograms, per image.
+``root_mean_square_error`` (pass Gauss) and ``structural_similarity`` complete the
+validation set; all are per image, (batch,) float32.
 """
 
 from __future__ import annotations
@@ -24,11 +26,7 @@ def pixel_correlation(target, generated, mask=None):
     """
     target = ops.cast(target, "float32")
     generated = ops.cast(generated, "float32")
-    if mask is None:
-        weights = ops.ones_like(target)
-    else:
-        weights = ops.cast(ops.convert_to_tensor(mask), "float32")[None, :, :, None]
-        weights = ops.broadcast_to(weights, ops.shape(target))
+    weights = _weights(target, mask)
     axes = (1, 2, 3)
     count = ops.sum(weights, axis=axes, keepdims=True)
     target_anomaly = target - ops.sum(weights * target, axis=axes, keepdims=True) / count
@@ -38,3 +36,43 @@ def pixel_correlation(target, generated, mask=None):
         weights * generated_anomaly**2, axis=axes
     )
     return ops.divide_no_nan(covariance, ops.sqrt(variance_product))
+
+
+def _weights(target, mask):
+    if mask is None:
+        return ops.ones_like(target)
+    weights = ops.cast(ops.convert_to_tensor(mask), "float32")[None, :, :, None]
+    return ops.broadcast_to(weights, ops.shape(target))
+
+
+def root_mean_square_error(target, generated, mask=None):
+    """Per-image RMSE over the masked pixels, in the units of the inputs (pass Gauss).
+
+    Args:
+        target, generated: (batch, height, width, channels) tensors in the same units.
+        mask: optional (height, width) boolean array (e.g. the solar disk).
+
+    Returns:
+        (batch,) float32.
+    """
+    target = ops.cast(target, "float32")
+    generated = ops.cast(generated, "float32")
+    weights = _weights(target, mask)
+    squared = ops.sum(weights * (generated - target) ** 2, axis=(1, 2, 3))
+    return ops.sqrt(ops.divide_no_nan(squared, ops.sum(weights, axis=(1, 2, 3))))
+
+
+def structural_similarity(target, generated):
+    """Per-image SSIM (Wang et al. 2004) of images normalised to [-1, 1], whole frame.
+
+    The images are mapped to [0, 1] and compared with ``tf.image.ssim`` (11 x 11 Gaussian
+    window, sigma 1.5, k1 0.01, k2 0.03, max_val 1), which expects non-negative images.
+
+    Returns:
+        (batch,) float32.
+    """
+    import tensorflow as tf
+
+    target = (tf.cast(target, tf.float32) + 1.0) / 2.0
+    generated = (tf.cast(generated, tf.float32) + 1.0) / 2.0
+    return tf.image.ssim(target, generated, max_val=1.0)
