@@ -12,11 +12,12 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import keras
+from data_prep.geometry import disk_mask
 from data_prep.toysun import write_toy_dataset
 from solarmaggan.config import resolve_config
 from solarmaggan.data import make_dataset
 from solarmaggan.metrics import pixel_correlation
+from solarmaggan.models import load_model
 from solarmaggan.training import LinearDecaySchedule, check_data, train
 
 SIZE = 32
@@ -68,14 +69,12 @@ def test_short_run_logs_scalars_and_panels_and_keeps_the_best_generator(toy_file
     best = json.loads((run_dir / "best.json").read_text())
     top = max(history, key=lambda record: record["pixel_cc"])
     assert best["step"] == top["step"] and best["pixel_cc"] == pytest.approx(top["pixel_cc"])
-    generator = keras.saving.load_model(run_dir / "best_generator.keras")
+    generator = load_model(run_dir / "best_generator.keras")
     scores = []
     for euv, magnetogram in make_dataset(toy_file, "val", batch_size=1, shuffle=False,
                                          augment=False):
-        radius = 392 / 1024 * SIZE
-        from data_prep.geometry import disk_mask
         scores.append(pixel_correlation(magnetogram, generator(euv, training=False),
-                                        disk_mask(SIZE, radius)))
+                                        disk_mask(SIZE, 392 / 1024 * SIZE)))
     assert float(np.mean(np.concatenate(scores))) == pytest.approx(best["pixel_cc"], abs=1e-4)
     assert json.loads((run_dir / "config.json").read_text())["training"]["steps"] == 20
 
