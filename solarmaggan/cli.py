@@ -6,6 +6,8 @@ Subcommands:
     toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``)
     prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
     train     train (or resume) a model on an HDF5 pair file, with a preset
+    evaluate  the field's metrics of a trained model on an HDF5 split, report and figures
+    generate  EUV 304 FITS (EUVI far side, AIA near side) -> magnetogram FITS + PNG
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -91,7 +93,77 @@ def build_parser() -> argparse.ArgumentParser:
         "prep", help="FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
     add_train_arguments(commands.add_parser(
         "train", help="train or resume a model on an HDF5 pair file (TensorBoard logs)"))
+    add_evaluate_arguments(commands.add_parser(
+        "evaluate", help="metrics of a trained model on an HDF5 split (report.json, figures)"))
+    add_generate_arguments(commands.add_parser(
+        "generate", help="EUV 304 FITS files -> AI-generated magnetogram FITS and PNG"))
     return parser
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="run directory (its best generator) or generator .keras file")
+    parser.add_argument("--data", required=True, help="HDF5 pair file")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--out", required=True, help="folder for report.json and figures")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--examples", type=int, default=4, help="example panels (4)")
+    parser.add_argument("--disk-fraction", type=float, default=0.95,
+                        help="pixels within this fraction of R_sun count (0.95)")
+    parser.add_argument("--bin-factor", type=int, default=8, help="binning for binned CC (8)")
+    parser.add_argument("--active-threshold", type=float, default=50.0, dest="active_threshold_gauss",
+                        help="|B| of binned active-region pixels, G (50)")
+    parser.add_argument("--flux-threshold", type=float, default=10.0, dest="flux_threshold_gauss",
+                        help="|B| counted in fluxes, G (10, as the original)")
+    parser.add_argument("--deproject", action="store_true", help="fluxes de-projected by 1/mu")
+    parser.add_argument("--tensorboard", action="store_true", help="also write OUT/logs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from solarmaggan.evaluate import evaluate, summary_table
+
+    report = evaluate(
+        args.model, args.data, args.out, split=args.split, batch_size=args.batch_size,
+        examples=args.examples, tensorboard=args.tensorboard, progress=not args.quiet,
+        disk_fraction=args.disk_fraction, bin_factor=args.bin_factor,
+        active_threshold_gauss=args.active_threshold_gauss,
+        flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
+    )
+    print(summary_table(report))
+    print(f"report: {args.out}/report.json; figures: {', '.join(report['figures'])}")
+    return 0
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="EUVI or AIA 304 FITS files or folders")
+    parser.add_argument("--model", required=True,
+                        help="run directory (its best generator) or generator .keras file")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--off-disk", choices=["nan", "zero"], default="nan",
+                        help="value beyond the disk (nan)")
+    parser.add_argument("--no-quicklook", action="store_true", help="no PNG")
+    parser.add_argument("--any-wavelength", action="store_true", help="accept any wavelength")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_generate)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from solarmaggan.generate import generate
+
+    report = generate(args.model, args.inputs, args.out, batch_size=args.batch_size,
+                      overwrite=args.overwrite, off_disk=args.off_disk,
+                      quicklook=not args.no_quicklook, any_wavelength=args.any_wavelength,
+                      progress=not args.quiet)
+    print(f"{len(report['written'])} magnetograms written to {args.out}, "
+          f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
+    for failure in report["failed"]:
+        print(f"  failed: {failure['reason']}", file=sys.stderr)
+    return 1 if report["failed"] else 0
 
 
 # command-line shortcuts for common training settings: option -> (section.key, type)

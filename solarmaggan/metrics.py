@@ -4,11 +4,24 @@
 correlation between generated and observed magnetograms, per image.
 ``root_mean_square_error`` (pass Gauss) and ``structural_similarity`` complete the
 validation set; all are per image, (batch,) float32.
+
+The NumPy functions after them evaluate finished magnetograms in physical units (Gauss,
+Mx), one (H, W) image at a time on the standard frame (north up, Sun centre at pixel
+((n - 1) / 2, (n - 1) / 2), solar radius ``radius_px``): :func:`compare_magnetograms`
+(pixel CC on the disk, raw and binned, RMSE, MAE, active/quiet split, SSIM, unsigned and
+net flux), :func:`magnetic_flux`, :func:`aggregate` over a test set, and the helpers
+:func:`bin_image`, :func:`pearson`, :func:`pixel_area_cm2` and :func:`mu_map`.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import numpy as np
 from keras import ops
+
+from data_prep.geometry import disk_mask, radial_distance
 
 
 def pixel_correlation(target, generated, mask=None):
@@ -76,3 +89,338 @@ def structural_similarity(target, generated):
     target = (tf.cast(target, tf.float32) + 1.0) / 2.0
     generated = (tf.cast(generated, tf.float32) + 1.0) / 2.0
     return tf.image.ssim(target, generated, max_val=1.0)
+
+
+# --------------------------------------------------------------------------------------
+# Physical-unit evaluation metrics (NumPy in, Python floats out)
+# --------------------------------------------------------------------------------------
+
+#: Floor on mu = cos(heliocentric angle) when de-projecting fluxes (at most a 10x boost,
+#: reached at r = 0.995 R_sun).
+MU_FLOOR = 0.1
+
+#: Fewest binned pixels for which a class correlation (cc_active, cc_quiet) is reported;
+#: two points always correlate perfectly.
+MIN_CLASS_PIXELS = 3
+
+_ARCSEC_TO_RAD = math.pi / (180.0 * 3600.0)
+
+
+def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor`` x ``factor`` blocks of the last two axes.
+
+    Args:
+        image: (..., H, W) array, any units.
+        factor: block size in pixels, >= 1. Rows and columns that do not fill a whole
+            block (the ragged bottom and right edges) are dropped.
+
+    Returns:
+        (..., H // factor, W // factor) float64 array, same units. A block holding a NaN
+        is NaN (no nan-skipping). Pixel (i, j) of the result is centred on source pixel
+        (factor * i + (factor - 1) / 2, factor * j + (factor - 1) / 2).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"factor must be >= 1, got {factor}")
+    if image.ndim < 2:
+        raise ValueError(f"image must have at least 2 dimensions, got shape {image.shape}")
+    height, width = image.shape[-2] // factor, image.shape[-1] // factor
+    if height == 0 or width == 0:
+        raise ValueError(f"image of shape {image.shape} is smaller than one {factor}x{factor} block")
+    cropped = image[..., : height * factor, : width * factor]
+    blocks = cropped.reshape(*image.shape[:-2], height, factor, width, factor)
+    return blocks.mean(axis=(-3, -1))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation coefficient of two equally shaped arrays, pixel to pixel.
+
+    Only positions where both values are finite count. Returns nan when fewer than 2 such
+    pairs remain or when either array has zero variance over them.
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"pearson needs arrays of equal size, got {a.size} and {b.size}")
+    finite = np.isfinite(a) & np.isfinite(b)
+    if np.count_nonzero(finite) < 2:
+        return math.nan
+    a = a[finite] - a[finite].mean()
+    b = b[finite] - b[finite].mean()
+    denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+    if denominator == 0.0:
+        return math.nan
+    return float(np.clip(np.dot(a, b) / denominator, -1.0, 1.0))
+
+
+def pixel_area_cm2(scale_arcsec: float, dsun_m: float, rsun_m: float = 6.957e8) -> float:
+    """Area on the Sun of one image pixel at disk centre, cm^2.
+
+    The pixel subtends ``scale_arcsec`` (the WCS CDELT, arcsec/pixel) as seen from the
+    observer at ``dsun_m`` (DSUN_OBS, metres from Sun centre); at disk centre the surface
+    lies ``dsun_m - rsun_m`` from the observer, so the side is
+    ``scale[rad] * (dsun_m - rsun_m)`` and the area its square (small-angle, square
+    pixels). ``rsun_m`` is the photospheric radius (RSUN_REF, default the IAU nominal
+    6.957e8 m). About 5.2e15 cm^2 (722 km squared) for 1 arcsec at 1 au. Away from disk
+    centre this is the projected (plane-of-sky) area; see ``deproject`` in
+    :func:`magnetic_flux`.
+    """
+    scale_arcsec, dsun_m, rsun_m = float(scale_arcsec), float(dsun_m), float(rsun_m)
+    if not scale_arcsec > 0:
+        raise ValueError(f"scale_arcsec must be > 0, got {scale_arcsec}")
+    if not dsun_m > rsun_m >= 0:
+        raise ValueError(f"need dsun_m > rsun_m >= 0, got dsun_m={dsun_m}, rsun_m={rsun_m}")
+    side_cm = scale_arcsec * _ARCSEC_TO_RAD * (dsun_m - rsun_m) * 100.0
+    return side_cm * side_cm
+
+
+def mu_map(image_size: int, radius_px: float) -> np.ndarray:
+    """mu = cos(heliocentric angle) = sqrt(1 - (r / R)^2) for each pixel of the frame.
+
+    Args:
+        image_size: frame side n, pixels (Sun centre at ((n - 1) / 2, (n - 1) / 2)).
+        radius_px: solar radius R in pixels.
+
+    Returns:
+        (image_size, image_size) float64: 1 at disk centre, 0 on the limb, NaN for pixel
+        centres off the disk (r > R, as :func:`data_prep.geometry.disk_mask`).
+    """
+    disk = disk_mask(image_size, radius_px)
+    mu = np.full((image_size, image_size), np.nan)
+    rho = radial_distance(image_size)[disk] / float(radius_px)
+    mu[disk] = np.sqrt(np.clip(1.0 - rho * rho, 0.0, 1.0))
+    return mu
+
+
+def _square_image(image: np.ndarray, name: str) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2 or image.shape[0] != image.shape[1]:
+        raise ValueError(f"{name} must be a square (H, W) image, got shape {image.shape}")
+    return image
+
+
+def magnetic_flux(
+    gauss: np.ndarray,
+    radius_px: float,
+    pixel_area_cm2: float,
+    threshold_gauss: float = 10.0,
+    disk_fraction: float = 1.0,
+    deproject: bool = False,
+) -> dict[str, float]:
+    """Total unsigned, net, positive and negative magnetic flux of a LOS magnetogram.
+
+    Each selected pixel contributes ``B * pixel_area_cm2`` Mx (G cm^2). A pixel is
+    selected when its centre lies within ``disk_fraction * radius_px`` of the Sun centre,
+    its value is finite and ``|B| > threshold_gauss`` (strictly; the original code used
+    10 G inside the disk, which is the default here).
+
+    De-projection (``deproject=True``): each pixel's flux is multiplied by
+    ``1 / max(mu, 0.1)`` with mu from :func:`mu_map` (relative to the full ``radius_px``).
+    That one factor of 1/mu is the usual first-order correction: the LOS field over the
+    foreshortened surface area (``A / mu``), or equivalently the radial-field estimate
+    ``B_los / mu`` over the projected area. It is not the full radial-field surface flux
+    (``B_los A / mu^2``), which would amplify limb noise further. The floor 0.1 caps the
+    boost at 10x (reached at r = 0.995 R). Without de-projection the flux is the LOS
+    field through the plane-of-sky pixel areas.
+
+    Args:
+        gauss: (n, n) LOS magnetogram, Gauss, on the standard frame.
+        radius_px: solar radius in pixels.
+        pixel_area_cm2: area of one pixel at disk centre, cm^2 (:func:`pixel_area_cm2`).
+        threshold_gauss: weakest |B| counted, Gauss.
+        disk_fraction: radius of the counted region as a fraction of ``radius_px``.
+        deproject: multiply each pixel's flux by 1 / max(mu, 0.1).
+
+    Returns:
+        ``{"unsigned_mx", "net_mx", "positive_mx", "negative_mx"}`` as floats in Mx;
+        ``negative_mx <= 0`` so that ``net_mx = positive_mx + negative_mx`` and
+        ``unsigned_mx = positive_mx - negative_mx``.
+    """
+    gauss = _square_image(gauss, "gauss")
+    if not disk_fraction > 0:
+        raise ValueError(f"disk_fraction must be > 0, got {disk_fraction}")
+    if not pixel_area_cm2 > 0:
+        raise ValueError(f"pixel_area_cm2 must be > 0, got {pixel_area_cm2}")
+    size = gauss.shape[0]
+    selected = disk_mask(size, disk_fraction * float(radius_px)) & np.isfinite(gauss)
+    selected &= np.abs(np.where(selected, gauss, 0.0)) > float(threshold_gauss)
+    flux = gauss[selected] * float(pixel_area_cm2)
+    if deproject:
+        mu = mu_map(size, radius_px)[selected]
+        # disk_fraction > 1 would select off-disk pixels (mu NaN): give them the floor.
+        flux = flux / np.maximum(np.nan_to_num(mu, nan=MU_FLOOR), MU_FLOOR)
+    positive = float(flux[flux > 0].sum())
+    negative = float(flux[flux < 0].sum())
+    return {
+        "unsigned_mx": positive - negative,
+        "net_mx": positive + negative,
+        "positive_mx": positive,
+        "negative_mx": negative,
+    }
+
+
+def _rmse(difference: np.ndarray) -> float:
+    difference = difference[np.isfinite(difference)]
+    return float(np.sqrt(np.mean(difference * difference))) if difference.size else math.nan
+
+
+def _ssim(true_gauss: np.ndarray, generated_gauss: np.ndarray, range_gauss: float) -> float:
+    import tensorflow as tf
+
+    def to_unit(image: np.ndarray) -> np.ndarray:
+        image = np.nan_to_num(image, nan=0.0, posinf=range_gauss, neginf=-range_gauss)
+        unit = np.clip((image + range_gauss) / (2.0 * range_gauss), 0.0, 1.0)
+        return unit.astype(np.float32)[None, :, :, None]
+
+    score = tf.image.ssim(to_unit(true_gauss), to_unit(generated_gauss), max_val=1.0,
+                          filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
+    return float(score.numpy()[0])
+
+
+def compare_magnetograms(
+    true_gauss: np.ndarray,
+    generated_gauss: np.ndarray,
+    radius_px: float,
+    pixel_area_cm2: float | None = None,
+    *,
+    disk_fraction: float = 0.95,
+    bin_factor: int = 8,
+    active_threshold_gauss: float = 50.0,
+    flux_threshold_gauss: float = 10.0,
+    deproject: bool = False,
+    ssim_range_gauss: float | None = None,
+) -> dict[str, float]:
+    """Compare a generated magnetogram with the observed one, in physical units.
+
+    Both images are (n, n) LOS magnetograms in Gauss on the standard frame (Sun centre at
+    pixel ((n - 1) / 2, (n - 1) / 2), solar radius ``radius_px`` pixels). Non-finite pixels
+    are left out of every metric (SSIM reads them as 0 G).
+
+    The *disk* is the pixels whose centres lie within ``disk_fraction * radius_px``
+    (default 0.95 R_sun: the limb, where projection effects and noise dominate, is left
+    out). Off-disk pixels never count, except in SSIM, which is over the whole frame.
+
+    *Binned* metrics average ``bin_factor`` x ``bin_factor`` blocks (default 8x8, as
+    AISFM and Kim et al. 2019) with :func:`bin_image` and keep only the blocks lying
+    wholly on the disk.
+
+    The *active* class is the binned disk pixels where the binned observed ``|B|`` is
+    ``>= active_threshold_gauss``; the *quiet* class is the other binned disk pixels.
+    The default 50 G is half the +-100 G clip of the Kim et al. 2019 training data;
+    AISFM papers, working with +-3000 G data, use higher thresholds (e.g. 250 G).
+    A class CC is nan with fewer than 3 binned pixels, a class RMSE when it is empty.
+
+    SSIM is ``tf.image.ssim`` over the whole frame (11 x 11 Gaussian window, sigma 1.5,
+    k1 0.01, k2 0.03, max_val 1) after mapping both images to [0, 1] with the same fixed
+    range: ``B -> clip((B + S) / (2 S), 0, 1)`` with ``S = ssim_range_gauss`` or, by
+    default, ``S = max(max |true|, 1 G)`` over the frame's finite pixels (pass the
+    data's clip value, e.g. 100 G, to compare across images). The frame must be at least
+    11 pixels a side.
+
+    Fluxes (only when ``pixel_area_cm2`` is given) are :func:`magnetic_flux` of each
+    image over the same disk, with ``flux_threshold_gauss`` (default 10 G as the
+    original code) and ``deproject``.
+
+    Args:
+        true_gauss, generated_gauss: (n, n) arrays, Gauss.
+        radius_px: solar radius, pixels.
+        pixel_area_cm2: area of one pixel at disk centre, cm^2 (:func:`pixel_area_cm2`).
+
+    Returns:
+        A dict of Python floats: ``pixel_cc``, ``pixel_cc_binned``, ``rmse_gauss``,
+        ``rmse_gauss_binned``, ``mae_gauss``, ``cc_active``, ``cc_quiet``,
+        ``rmse_active_gauss``, ``rmse_quiet_gauss``, ``ssim``, and with a pixel area
+        ``unsigned_flux_true_mx``, ``unsigned_flux_generated_mx``, ``net_flux_true_mx``,
+        ``net_flux_generated_mx`` (Mx). Undefined metrics are nan.
+    """
+    true_gauss = _square_image(true_gauss, "true_gauss")
+    generated_gauss = _square_image(generated_gauss, "generated_gauss")
+    if true_gauss.shape != generated_gauss.shape:
+        raise ValueError(
+            f"images differ in shape: {true_gauss.shape} and {generated_gauss.shape}")
+    if not disk_fraction > 0:
+        raise ValueError(f"disk_fraction must be > 0, got {disk_fraction}")
+    size = true_gauss.shape[0]
+    disk = disk_mask(size, disk_fraction * float(radius_px))
+
+    true_disk, generated_disk = true_gauss[disk], generated_gauss[disk]
+    difference = generated_disk - true_disk
+    finite = np.isfinite(difference)
+    scores: dict[str, float] = {
+        "pixel_cc": pearson(true_disk, generated_disk),
+        "rmse_gauss": _rmse(difference),
+        "mae_gauss": float(np.mean(np.abs(difference[finite]))) if finite.any() else math.nan,
+    }
+
+    binned_disk = bin_image(disk.astype(np.float64), bin_factor) == 1.0
+    true_binned = bin_image(true_gauss, bin_factor)[binned_disk]
+    generated_binned = bin_image(generated_gauss, bin_factor)[binned_disk]
+    scores["pixel_cc_binned"] = pearson(true_binned, generated_binned)
+    scores["rmse_gauss_binned"] = _rmse(generated_binned - true_binned)
+    usable = np.isfinite(true_binned) & np.isfinite(generated_binned)
+    active = usable & (np.abs(np.where(usable, true_binned, 0.0)) >= active_threshold_gauss)
+    for name, members in (("active", active), ("quiet", usable & ~active)):
+        enough = np.count_nonzero(members) >= MIN_CLASS_PIXELS
+        scores[f"cc_{name}"] = (
+            pearson(true_binned[members], generated_binned[members]) if enough else math.nan)
+        scores[f"rmse_{name}_gauss"] = _rmse(generated_binned[members] - true_binned[members])
+
+    if ssim_range_gauss is None:
+        finite_true = np.abs(true_gauss[np.isfinite(true_gauss)])
+        ssim_range_gauss = max(float(finite_true.max()) if finite_true.size else 0.0, 1.0)
+    elif not ssim_range_gauss > 0:
+        raise ValueError(f"ssim_range_gauss must be > 0, got {ssim_range_gauss}")
+    scores["ssim"] = _ssim(true_gauss, generated_gauss, float(ssim_range_gauss))
+
+    if pixel_area_cm2 is not None:
+        for label, image in (("true", true_gauss), ("generated", generated_gauss)):
+            flux = magnetic_flux(image, radius_px, pixel_area_cm2,
+                                 threshold_gauss=flux_threshold_gauss,
+                                 disk_fraction=disk_fraction, deproject=deproject)
+            scores[f"unsigned_flux_{label}_mx"] = flux["unsigned_mx"]
+            scores[f"net_flux_{label}_mx"] = flux["net_mx"]
+    return scores
+
+
+def aggregate(records: list[dict[str, Any]]) -> dict[str, float | int]:
+    """Summarise per-image metric dicts (from :func:`compare_magnetograms`) over a set.
+
+    Args:
+        records: one dict per image. Keys whose values are floats (Python or NumPy
+            floating) are metrics; others (integer indices, times, strings, bools) are
+            ignored. A key missing from some records counts as nan there.
+
+    Returns:
+        ``{key}_mean`` and ``{key}_median`` for every metric key, ignoring nans (nan when
+        a key has no finite value); ``n_images`` (int, the number of records); and when
+        the records carry ``unsigned_flux_true_mx`` and ``unsigned_flux_generated_mx``,
+        ``flux_cc``: the Pearson CC of generated against observed unsigned flux over the
+        images where both are finite (nan with fewer than 3).
+    """
+    keys: list[str] = []
+    for record in records:
+        for key, value in record.items():
+            if (key not in keys and isinstance(value, (float, np.floating))
+                    and not isinstance(value, bool)):
+                keys.append(key)
+    summary: dict[str, float | int] = {"n_images": len(records)}
+    for key in keys:
+        values = np.array([_as_float(record.get(key)) for record in records], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        summary[f"{key}_mean"] = float(values.mean()) if values.size else math.nan
+        summary[f"{key}_median"] = float(np.median(values)) if values.size else math.nan
+    pair = ("unsigned_flux_true_mx", "unsigned_flux_generated_mx")
+    if all(key in keys for key in pair):
+        true_flux, generated_flux = (
+            np.array([_as_float(record.get(key)) for record in records]) for key in pair)
+        both = np.isfinite(true_flux) & np.isfinite(generated_flux)
+        summary["flux_cc"] = (
+            pearson(true_flux[both], generated_flux[both]) if both.sum() >= 3 else math.nan)
+    return summary
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    return math.nan

@@ -1,0 +1,138 @@
+"""`generate` (real EUVI / AIA headers, synthetic pixels) and `evaluate` (toy-Sun split)."""
+
+import json
+import subprocess
+import sys
+
+import astropy.units as u
+import numpy as np
+import pytest
+import sunpy.map
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from sunpy.data.test import get_test_filepath
+
+from data_prep.geometry import radial_distance
+from data_prep.toysun import write_toy_dataset
+from solarmaggan.config import resolve_config
+from solarmaggan.evaluate import evaluate
+from solarmaggan.generate import generate
+from solarmaggan.training import train
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+SIZE = 32
+RADIUS = 392 / 1024 * SIZE
+EUVI_HEADER = get_test_filepath("euvi_20090615_000900_n4euA_s.header")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(run directory, toy file) of a tiny model trained for 10 steps."""
+    folder = tmp_path_factory.mktemp("trained")
+    toy = write_toy_dataset(folder / "toy.h5", 24, SIZE, seed=0)
+    config = resolve_config("quick", [
+        f"data.image_size={SIZE}", f"data.radius_px={RADIUS}", "model.depth=3",
+        "model.base_filters=8", "model.max_filters=16", "model.discriminator_base_filters=8",
+        "model.discriminator_max_filters=16", "training.steps=10", "training.validation_pairs=2",
+        "training.log_every=5", "training.validation_every=10", "training.image_every=10",
+        "training.checkpoint_every=10"])
+    train(config, toy, folder / "run", progress=False)
+    return folder / "run", toy
+
+
+def euvi_file(path, wavelength=304, drop=()):
+    """A STEREO-A EUVI file from sunpy's real header with synthetic level-0 pixels."""
+    header = fits.Header.fromtextfile(EUVI_HEADER)
+    header["WAVELNTH"] = wavelength
+    for key in drop:
+        header.remove(key, ignore_missing=True)
+    rng = np.random.default_rng(0)
+    data = header["BIASMEAN"] + rng.uniform(50, 500, (128, 128)) * header["EXPTIME"]
+    fits.writeto(path, data.astype(np.float64), header)
+    return path
+
+
+def aia_file(path):
+    header = fits.getheader(get_test_filepath("aia_171_level1.fits"))
+    header.remove("BLANK", ignore_missing=True)
+    header["WAVELNTH"] = 304
+    fits.writeto(path, fits.getdata(get_test_filepath("aia_171_level1.fits")).astype(np.float32),
+                 header)
+    return path
+
+
+def test_generated_fits_sit_on_the_sun_with_the_input_observer(trained, tmp_path):
+    run_dir, _ = trained
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    euvi = euvi_file(inputs / "20090615_000900_n4euA.fts")
+    aia = aia_file(inputs / "aia.lev1.304A.fits")
+    out = tmp_path / "out"
+    report = generate(run_dir, [inputs], out, batch_size=2, progress=False)
+    assert report["failed"] == [] and len(report["written"]) == 2
+    source_header = fits.Header.fromtextfile(EUVI_HEADER)
+    generated = sunpy.map.Map(out / "20090615_000900_n4euA_magnetogram.fits")
+    source = sunpy.map.Map(np.zeros((128, 128)), source_header)
+    assert generated.data.shape == (SIZE, SIZE) and generated.data.dtype.name == "float32"
+    assert generated.meta["bunit"] == "Gauss" and generated.meta["telescop"] == "solarmaggan"
+    assert generated.meta["srcobs"] == "STEREO_A" and generated.meta["srcdet"] == "EUVI"
+    assert generated.meta["srcwave"] == 304
+    assert "HMI" not in generated.meta["instrume"] and "wavelnth" not in generated.meta
+    observer = generated.observer_coordinate
+    assert observer.lon.to_value(u.deg) == pytest.approx(source_header["HGLN_OBS"])
+    assert observer.lat.to_value(u.deg) == pytest.approx(source_header["HGLT_OBS"])
+    assert observer.radius.to_value(u.m) == pytest.approx(source_header["DSUN_OBS"])
+    assert generated.meta["date-obs"][:19] == source_header["DATE-OBS"][:19]
+    rsun_arcsec = np.degrees(np.arcsin(source.rsun_meters / source.dsun)).to_value(u.deg) * 3600
+    assert generated.scale.axis1.to_value(u.arcsec / u.pix) == pytest.approx(rsun_arcsec / RADIUS)
+    centre = generated.wcs.world_to_pixel(
+        SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=generated.coordinate_frame))
+    np.testing.assert_allclose(centre, ((SIZE - 1) / 2, (SIZE - 1) / 2), atol=1e-6)
+    off_disk = radial_distance(SIZE) > 0.98 * RADIUS
+    assert np.isnan(generated.data[off_disk]).all() and np.isfinite(generated.data[~off_disk]).all()
+    assert any("euvi bias" in line for line in generated.meta["history"].splitlines())
+    assert (out / "20090615_000900_n4euA_magnetogram.png").stat().st_size > 1000
+    aia_generated = sunpy.map.Map(out / "aia.lev1.304A_magnetogram.fits")
+    assert aia_generated.meta["srcinst"].startswith("AIA")
+
+    again = generate(run_dir, [inputs], out, progress=False)
+    assert again["written"] == [] and len(again["skipped"]) == 2
+
+
+def test_bad_inputs_are_reported_and_the_rest_still_written(trained, tmp_path):
+    run_dir, _ = trained
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    euvi_file(inputs / "good.fts")
+    euvi_file(inputs / "euvi171.fts", wavelength=171)
+    euvi_file(inputs / "no_observer.fts", drop=("DSUN_OBS",))
+    (inputs / "notes.fits").write_text("not FITS at all\n" * 100)
+    run = subprocess.run(
+        [sys.executable, "-m", "solarmaggan", "generate", "--model", str(run_dir), "--out",
+         str(tmp_path / "out"), "--quiet", str(inputs)],
+        capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1
+    assert "1 magnetograms written" in run.stdout and "3 failed" in run.stdout
+    assert "euvi171.fts: wrong wavelength: 171 A, expected 304 A" in run.stderr
+    assert "no_observer.fts: missing observer keyword DSUN_OBS" in run.stderr
+    assert "notes.fits: not a readable FITS file" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert (tmp_path / "out" / "good_magnetogram.fits").exists()
+
+
+def test_evaluate_writes_the_report_and_figures(trained, tmp_path):
+    run_dir, toy = trained
+    report = evaluate(run_dir, toy, tmp_path / "eval", split="test", progress=False,
+                      tensorboard=True)
+    saved = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert saved["split"] == "test" and len(saved["per_image"]) == 4
+    first = saved["per_image"][0]
+    for key in ("pixel_cc", "pixel_cc_binned", "rmse_gauss", "mae_gauss", "ssim",
+                "unsigned_flux_true_mx", "unsigned_flux_generated_mx", "net_flux_true_mx"):
+        assert key in first
+    assert 1e20 < first["unsigned_flux_true_mx"] < 1e24  # a toy Sun at 32 px, in Maxwell
+    assert saved["aggregate"]["n_images"] == 4
+    assert set(report["figures"]) == {"scatter.png", "flux.png", "examples.png"}
+    for figure in report["figures"]:
+        assert (tmp_path / "eval" / figure).stat().st_size > 1000
+    assert list((tmp_path / "eval" / "logs").glob("events.out.tfevents.*"))
