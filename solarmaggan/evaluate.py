@@ -93,7 +93,8 @@ def evaluate(
     """Evaluate a run directory's best generator (or a generator file) on ``split`` of
     ``data_path``; writes ``out/report.json`` and figures and returns the report.
     ``metric_options`` go to :func:`compare_magnetograms` (disk_fraction, bin_factor,
-    active_threshold_gauss, flux_threshold_gauss, deproject)."""
+    active_threshold_gauss, flux_threshold_gauss, deproject); SSIM maps every image with
+    the same range, the data's clip limit (+-100 G for kim2019)."""
     generator, config, model_file = load_trained_generator(model)
     check_data(data_path, config)
     out = Path(out)
@@ -120,7 +121,8 @@ def evaluate(
             index = int(indices[position])
             area = sample_pixel_area_cm2(headers[position])
             scores = compare_magnetograms(true_gauss[row, ..., 0], generated_gauss[row, ..., 0],
-                                          radius_px, area, **metric_options)
+                                          radius_px, area, **metric_options,
+                                          ssim_range_gauss=limit)
             records.append({"index": index, "time": times[index], **scores})
             disk = _disk_bins(true_gauss.shape[1], radius_px, metric_options.get("bin_factor", 8))
             scatter_true.append(bin_image(true_gauss[row, ..., 0], disk[1])[disk[0]])

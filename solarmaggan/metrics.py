@@ -127,7 +127,8 @@ def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
         raise ValueError(f"image must have at least 2 dimensions, got shape {image.shape}")
     height, width = image.shape[-2] // factor, image.shape[-1] // factor
     if height == 0 or width == 0:
-        raise ValueError(f"image of shape {image.shape} is smaller than one {factor}x{factor} block")
+        raise ValueError(
+            f"image of shape {image.shape} is smaller than one {factor}x{factor} block")
     cropped = image[..., : height * factor, : width * factor]
     blocks = cropped.reshape(*image.shape[:-2], height, factor, width, factor)
     return blocks.mean(axis=(-3, -1))

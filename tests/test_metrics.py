@@ -116,7 +116,8 @@ def test_compare_identical_offset_and_negated():
     assert "unsigned_flux_true_mx" not in same
 
     offset = compare_magnetograms(true, true + 10.0, RADIUS)
-    assert offset["rmse_gauss"] == pytest.approx(10.0) and offset["mae_gauss"] == pytest.approx(10.0)
+    assert offset["rmse_gauss"] == pytest.approx(10.0)
+    assert offset["mae_gauss"] == pytest.approx(10.0)
     assert offset["rmse_gauss_binned"] == pytest.approx(10.0)
     assert offset["pixel_cc"] == pytest.approx(1.0)
 
