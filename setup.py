@@ -35,7 +35,9 @@ setup(
     ],
     extras_require={
         # sunpy[net] (Fido, JSOC) for scripts/download_data.py; the tests check its queries
-        "test": ["pytest>=8", "sunpy[net]>=6.0"],
+        "test": ["pytest>=8", "sunpy[net]>=6.0", "ai-edge-litert"],
+        # LiteRT interpreter for the TFLite exports (tf.lite.Interpreter is the fallback)
+        "litert": ["ai-edge-litert"],
         "download": ["sunpy[net]>=6.0"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],

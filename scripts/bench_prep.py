@@ -78,7 +78,10 @@ def write_files(folder: Path, size: int) -> dict[str, Path]:
     return files
 
 
-def best_seconds(function, repeats: int) -> float:
+def best_seconds(function, repeats: int, warmup: bool = False) -> float:
+    """Best wall time of ``repeats`` calls (after one untimed call if ``warmup``)."""
+    if warmup:
+        function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

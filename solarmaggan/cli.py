@@ -8,6 +8,7 @@ Subcommands:
     train     train (or resume) a model on an HDF5 pair file, with a preset
     evaluate  the field's metrics of a trained model on an HDF5 split, report and figures
     generate  EUV 304 FITS (EUVI far side, AIA near side) -> magnetogram FITS + PNG
+    export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -97,7 +98,32 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="metrics of a trained model on an HDF5 split (report.json, figures)"))
     add_generate_arguments(commands.add_parser(
         "generate", help="EUV 304 FITS files -> AI-generated magnetogram FITS and PNG"))
+    add_export_arguments(commands.add_parser(
+        "export", help="trained generator -> SavedModel and TFLite (saved_models/NAME)"))
     return parser
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="run directory or generator .keras file (config.json beside it)")
+    parser.add_argument("--format", default="all",
+                        choices=["savedmodel", "tflite", "tflite-fp16", "tflite-int8", "all"])
+    parser.add_argument("--out", default=None, help="export folder (saved_models/<run name>)")
+    parser.add_argument("--which", choices=["best", "last"], default="best",
+                        help="a run directory's best or last generator (best)")
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from solarmaggan.export import export
+
+    manifest = export(args.model, args.out, args.format, args.which)
+    print(f"exported {manifest['source_model']} to {manifest['out']}")
+    for name, size in manifest["files_bytes"].items():
+        print(f"  {name}: {size / 2**20:.1f} MiB")
+    print("  parity (max |difference| vs Keras, normalised units): " + ", ".join(
+        f"{key} {value:.2e}" for key, value in manifest["parity_max_abs"].items()))
+    return 0
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:

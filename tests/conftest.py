@@ -37,3 +37,39 @@ def smooth_pair(image_size: int = SMALL_SIZE) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(autouse=True)
 def _seeded():
     keras.utils.set_random_seed(0)
+
+
+# A tiny configuration of the `quick` preset (32 x 32, 3 U-Net levels, few filters) for
+# tests of the training, evaluation, generation and export workflows.
+TINY_SIZE = 32
+TINY_OVERRIDES = [
+    f"data.image_size={TINY_SIZE}", f"data.radius_px={392 / 1024 * TINY_SIZE}", "model.depth=3",
+    "model.base_filters=8", "model.max_filters=16", "model.discriminator_base_filters=8",
+    "model.discriminator_max_filters=16", "training.log_every=5", "training.validation_every=10",
+    "training.image_every=10", "training.checkpoint_every=10", "training.validation_pairs=4",
+    "training.image_pairs=2",
+]
+
+
+def tiny_config(*overrides: str) -> dict:
+    from solarmaggan.config import resolve_config
+
+    return resolve_config("quick", TINY_OVERRIDES + list(overrides))
+
+
+@pytest.fixture(scope="session")
+def toy_file(tmp_path_factory):
+    """24 toy-Sun pairs at 32 x 32 (18 train, 2 validation, 4 test)."""
+    from data_prep.toysun import write_toy_dataset
+
+    return write_toy_dataset(tmp_path_factory.mktemp("toy") / "toy.h5", 24, TINY_SIZE, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(toy_file, tmp_path_factory):
+    """(run directory, toy file) of a tiny model trained for 10 steps."""
+    from solarmaggan.training import train
+
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    train(tiny_config("training.steps=10"), toy_file, run_dir, progress=False)
+    return run_dir, toy_file

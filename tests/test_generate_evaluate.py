@@ -13,31 +13,15 @@ from astropy.io import fits
 from sunpy.data.test import get_test_filepath
 
 from data_prep.geometry import radial_distance
-from data_prep.toysun import write_toy_dataset
-from solarmaggan.config import resolve_config
 from solarmaggan.evaluate import evaluate
 from solarmaggan.generate import generate
-from solarmaggan.training import train
+
+from conftest import TINY_SIZE
 
 pytestmark = pytest.mark.filterwarnings("ignore")
-SIZE = 32
+SIZE = TINY_SIZE
 RADIUS = 392 / 1024 * SIZE
 EUVI_HEADER = get_test_filepath("euvi_20090615_000900_n4euA_s.header")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """(run directory, toy file) of a tiny model trained for 10 steps."""
-    folder = tmp_path_factory.mktemp("trained")
-    toy = write_toy_dataset(folder / "toy.h5", 24, SIZE, seed=0)
-    config = resolve_config("quick", [
-        f"data.image_size={SIZE}", f"data.radius_px={RADIUS}", "model.depth=3",
-        "model.base_filters=8", "model.max_filters=16", "model.discriminator_base_filters=8",
-        "model.discriminator_max_filters=16", "training.steps=10", "training.validation_pairs=2",
-        "training.log_every=5", "training.validation_every=10", "training.image_every=10",
-        "training.checkpoint_every=10"])
-    train(config, toy, folder / "run", progress=False)
-    return folder / "run", toy
 
 
 def euvi_file(path, wavelength=304, drop=()):
@@ -61,8 +45,8 @@ def aia_file(path):
     return path
 
 
-def test_generated_fits_sit_on_the_sun_with_the_input_observer(trained, tmp_path):
-    run_dir, _ = trained
+def test_generated_fits_sit_on_the_sun_with_the_input_observer(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     euvi = euvi_file(inputs / "20090615_000900_n4euA.fts")
@@ -99,8 +83,8 @@ def test_generated_fits_sit_on_the_sun_with_the_input_observer(trained, tmp_path
     assert again["written"] == [] and len(again["skipped"]) == 2
 
 
-def test_bad_inputs_are_reported_and_the_rest_still_written(trained, tmp_path):
-    run_dir, _ = trained
+def test_bad_inputs_are_reported_and_the_rest_still_written(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     euvi_file(inputs / "good.fts")
@@ -120,8 +104,8 @@ def test_bad_inputs_are_reported_and_the_rest_still_written(trained, tmp_path):
     assert (tmp_path / "out" / "good_magnetogram.fits").exists()
 
 
-def test_evaluate_writes_the_report_and_figures(trained, tmp_path):
-    run_dir, toy = trained
+def test_evaluate_writes_the_report_and_figures(tiny_run, tmp_path):
+    run_dir, toy = tiny_run
     report = evaluate(run_dir, toy, tmp_path / "eval", split="test", progress=False,
                       tensorboard=True)
     saved = json.loads((tmp_path / "eval" / "report.json").read_text())

@@ -13,30 +13,14 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from data_prep.geometry import disk_mask
-from data_prep.toysun import write_toy_dataset
-from solarmaggan.config import resolve_config
 from solarmaggan.data import make_dataset
 from solarmaggan.metrics import pixel_correlation
 from solarmaggan.models import load_model
 from solarmaggan.training import LinearDecaySchedule, check_data, train
 
-SIZE = 32
-TINY = [
-    f"data.image_size={SIZE}", f"data.radius_px={392 / 1024 * SIZE}", "model.depth=3",
-    "model.base_filters=8", "model.max_filters=16", "model.discriminator_base_filters=8",
-    "model.discriminator_max_filters=16", "training.log_every=5", "training.validation_every=10",
-    "training.image_every=10", "training.checkpoint_every=10", "training.validation_pairs=4",
-    "training.image_pairs=2",
-]
+from conftest import TINY_OVERRIDES as TINY, TINY_SIZE, tiny_config
 
-
-@pytest.fixture(scope="module")
-def toy_file(tmp_path_factory):
-    return write_toy_dataset(tmp_path_factory.mktemp("toy") / "toy.h5", 24, SIZE, seed=0)
-
-
-def tiny_config(*overrides):
-    return resolve_config("quick", TINY + list(overrides))
+SIZE = TINY_SIZE
 
 
 def event_tensors(folder):

@@ -1,0 +1,213 @@
+"""``solarmaggan export``: a trained generator as a SavedModel (TensorFlow Serving) and as
+TFLite models (edge), self-describing, with the parity measured at export time.
+
+Layout of an export folder (default ``saved_models/<run name>/``)::
+
+    serving/1/                 SavedModel, version 1 (TensorFlow Serving's layout)
+        assets.extra/solarmaggan.json   the run's configuration (preparation, normalisation)
+    generator_fp32.tflite      float32
+    generator_fp16.tflite      float16 weights
+    generator_int8.tflite      dynamic-range int8 weights
+    manifest.json              versions, signatures, normalisation, file sizes, parity
+
+SavedModel signatures (both take ``euv``: float32 (batch, H, W, C) in [-1, 1], the output
+of the run's preparation and EUV normalisation):
+
+    ``serving_default``      -> ``magnetogram``: float32 (batch, H, W, 1) in [-1, 1]
+    ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss (de-normalised
+                                with the recorded clip limits)
+
+The generator is rebuilt in float32 from the configuration and the trained weights are
+copied in, so a model trained in mixed precision exports in float32 (and converts to
+TFLite); dropout and batch statistics at inference follow the run's
+``model.stochastic_inference``. Everything is written into a temporary folder first and
+moved into place only when complete, so a failed export never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import solarmaggan  # noqa: F401  (selects the TensorFlow backend)
+import keras
+import tensorflow as tf
+
+from solarmaggan._version import __version__
+from solarmaggan.model_files import load_trained_generator
+from solarmaggan.training import build_pix2pix, data_normalizations
+
+TFLITE_VARIANTS = {"tflite": "fp32", "tflite-fp16": "fp16", "tflite-int8": "int8"}
+FORMATS = ("savedmodel", *TFLITE_VARIANTS, "all")
+# parity limits (max |difference| of normalised outputs in [-1, 1]), see the README
+TOLERANCES = {"savedmodel": 1e-5, "fp32": 1e-4, "fp16": 2e-2, "int8": 1e-1}
+
+
+def float32_generator(generator: keras.Model, config: dict[str, Any]) -> keras.Model:
+    """The configuration's generator built in float32, holding ``generator``'s weights."""
+    float32_config = copy.deepcopy(config)
+    float32_config["training"]["precision"] = "float32"
+    rebuilt = build_pix2pix(float32_config).generator
+    rebuilt.set_weights([np.asarray(weight, np.float32) for weight in generator.get_weights()])
+    return rebuilt
+
+
+def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Path) -> None:
+    """SavedModel with the two signatures (Keras' ExportArchive) and the configuration as
+    an extra asset.
+
+    ExportArchive (Keras 3.15) stores every variable twice, doubling the file (416 MiB for
+    the 218 MB kim2019 generator). A ``tf.Module`` saved with ``tf.saved_model.save`` is half
+    the size but its variables are not found by TF1-style loaders (``saved_model_cli run``,
+    hence TensorFlow Serving's loader too) and its TFLite conversion gives NaN, so the
+    larger, working format is kept.
+    """
+    _, magnetogram_scaling = data_normalizations(config)
+    low, high = magnetogram_scaling.clip_min, magnetogram_scaling.clip_max
+    spec = tf.TensorSpec((None, *generator.input_shape[1:]), tf.float32, name="euv")
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def normalised(euv):
+        return {"magnetogram": generator(euv, training=False)}
+
+    def gauss(euv):
+        magnetogram = generator(euv, training=False)
+        return {"magnetogram_gauss": (magnetogram + 1.0) / 2.0 * (high - low) + low}
+
+    archive.add_endpoint("serving_default", normalised, input_signature=[spec])
+    archive.add_endpoint("magnetogram_gauss", gauss, input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
+    (folder / "assets.extra").mkdir(exist_ok=True)
+    (folder / "assets.extra" / "solarmaggan.json").write_text(json.dumps(config, indent=2))
+
+
+def write_tflite(savedmodel: Path, variant: str, path: Path) -> None:
+    """Convert the SavedModel's ``serving_default`` to TFLite: fp32, fp16 weights, or
+    dynamic-range int8 weights."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(savedmodel),
+                                                         signature_keys=["serving_default"])
+    if variant in ("fp16", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    path.write_bytes(converter.convert())
+
+
+def interpreter_class():
+    """LiteRT's ``Interpreter`` (``ai_edge_litert``), or ``tf.lite.Interpreter`` without it."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+def tflite_interpreter(path: Path):
+    return interpreter_class()(model_path=str(path))
+
+
+def run_tflite(path: Path, euv: np.ndarray) -> np.ndarray:
+    """Run a TFLite generator on a (batch, H, W, C) float32 batch, one image at a time."""
+    interpreter = tflite_interpreter(path)
+    runner = interpreter.get_signature_runner("serving_default")
+    return np.concatenate([runner(euv=euv[i: i + 1])["magnetogram"] for i in range(len(euv))])
+
+
+def parity_input(config: dict[str, Any]) -> np.ndarray:
+    """A realistic normalised EUV image (toy Sun, seed 0), (1, H, W, C) float32."""
+    from data_prep.toysun import make_toy_sun
+
+    data = config["data"]
+    euv_scaling, _ = data_normalizations(config)
+    sun = make_toy_sun(int(data["image_size"]), seed=0,
+                       rsun_fraction=float(data["radius_px"]) / int(data["image_size"]))
+    euv = euv_scaling.normalize(sun.euv_dn_s)[None, :, :, None]
+    return np.repeat(euv, len(data["input_channels"]), axis=-1).astype(np.float32)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing ``target`` is removed only afterwards."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
+           formats: str = "all", which: str = "best") -> dict[str, Any]:
+    """Export a run directory's (or file's) generator; returns the manifest."""
+    if formats not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {formats!r}")
+    wanted = list(TFLITE_VARIANTS) + ["savedmodel"] if formats == "all" else [formats]
+    trained, config, model_file = load_trained_generator(model, which)
+    name = Path(model).name if Path(model).is_dir() else Path(model).stem
+    out = Path(out) if out is not None else Path("saved_models") / name
+    generator = float32_generator(trained, config)
+    euv = parity_input(config)
+    reference = np.asarray(generator(euv, training=False))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        savedmodel = work / "serving" / "1"
+        write_savedmodel(generator, config, savedmodel)
+        served = tf.saved_model.load(str(savedmodel)).signatures["serving_default"]
+        parity = {"savedmodel": float(np.max(np.abs(
+            served(euv=tf.constant(euv))["magnetogram"].numpy() - reference)))}
+        files = {}
+        for fmt in wanted:
+            if fmt in TFLITE_VARIANTS:
+                variant = TFLITE_VARIANTS[fmt]
+                path = work / f"generator_{variant}.tflite"
+                write_tflite(savedmodel, variant, path)
+                parity[variant] = float(np.max(np.abs(run_tflite(path, euv) - reference)))
+                files[path.name] = path.stat().st_size
+        if "savedmodel" in wanted:
+            files["serving/1"] = sum(f.stat().st_size for f in savedmodel.rglob("*") if f.is_file())
+        else:
+            shutil.rmtree(work / "serving")
+        data = config["data"]
+        manifest = {
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source_model": str(model_file), "preset": config.get("name"),
+            "versions": {"solarmaggan": __version__, "tensorflow": tf.__version__,
+                         "keras": keras.__version__},
+            "input": {"name": "euv", "dtype": "float32",
+                      "shape": [None, data["image_size"], data["image_size"],
+                                len(data["input_channels"])],
+                      "channels": [c["name"] for c in data["input_channels"]]},
+            "outputs": {"serving_default": {"name": "magnetogram", "dtype": "float32",
+                                            "range": [-1.0, 1.0]},
+                        "magnetogram_gauss": {"name": "magnetogram_gauss", "dtype": "float32",
+                                              "unit": "Gauss"}},
+            "normalization": {"euv": data_normalizations(config)[0].to_dict(),
+                              "magnetogram": data_normalizations(config)[1].to_dict()},
+            "preparation": {key: data[key] for key in ("image_size", "radius_px",
+                            "euv_median_dn_s", "euv_mask_rsun", "magnetogram_mask_rsun")},
+            "stochastic_inference": bool(config["model"]["stochastic_inference"]),
+            "files_bytes": files,
+            "parity_max_abs": parity, "parity_tolerances": TOLERANCES,
+            "parity_input": "toy Sun (seed 0) EUV image, normalised",
+            "tflite_interpreter": interpreter_class().__module__,
+        }
+        failed = {k: v for k, v in parity.items() if not v <= TOLERANCES[k]}
+        if failed:
+            raise ValueError(f"export parity outside tolerance: {failed} (limits {TOLERANCES})")
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _replace_folder(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    manifest["out"] = str(out)
+    return manifest
