@@ -9,6 +9,7 @@ Subcommands:
     evaluate  the field's metrics of a trained model on an HDF5 split, report and figures
     generate  EUV 304 FITS (EUVI far side, AIA near side) -> magnetogram FITS + PNG
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
+    demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
 """
@@ -100,7 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="EUV 304 FITS files -> AI-generated magnetogram FITS and PNG"))
     add_export_arguments(commands.add_parser(
         "export", help="trained generator -> SavedModel and TFLite (saved_models/NAME)"))
+    demo = commands.add_parser("demo", help="the whole system on the built-in toy Sun (CPU)")
+    demo.add_argument("--out", default="demo", help="output folder (demo)")
+    demo.add_argument("--small", action="store_true", help="64 x 64, about a minute")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(handler=run_demo_command)
     return parser
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from solarmaggan.demo import run_demo
+
+    run_demo(args.out, small=args.small, seed=args.seed, progress=not args.quiet)
+    return 0
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
