@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
 import multiprocessing
 import os
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-
+from data_prep.atomic import write_json_atomically
 from data_prep.fitsio import FitsInputError
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
 from data_prep.pairing import Pair, pair_by_time
@@ -138,12 +136,6 @@ def _results(pairs: Sequence[Pair], settings: PrepSettings, workers: int) -> Ite
         yield from pool.map(_prepare_or_reject, pairs, [settings] * len(pairs), chunksize=1)
 
 
-def _write_json_atomically(path: Path, record: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(temporary, path)
-
-
 def build_pair_file(
     euv_sources: Sequence[str | os.PathLike],
     magnetogram_sources: Sequence[str | os.PathLike],
@@ -193,7 +185,7 @@ def build_pair_file(
         "already_present": skipped, "failed_preparation": failed,
         "pairing": report.to_dict(), "settings": settings.to_dict(),
     }
-    _write_json_atomically(out.with_name(out.name + ".report.json"), record)
+    write_json_atomically(out.with_name(out.name + ".report.json"), record, default=str)
     return record
 
 

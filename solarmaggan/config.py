@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from data_prep.atomic import write_json_atomically
 from data_prep.presets import load_preset
 
 SECTIONS = ("data", "model", "training")
@@ -59,10 +60,7 @@ def resolve_config(preset: str, overrides: Iterable[str] = ()) -> dict[str, Any]
 
 def save_config(config: dict[str, Any], path: str | os.PathLike) -> None:
     """Write the resolved configuration as JSON, atomically."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(temporary, path)
+    write_json_atomically(path, config)
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:

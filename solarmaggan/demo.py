@@ -18,7 +18,6 @@ minute (for the tests).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.atomic import write_json_atomically
 from data_prep.prepare import solar_radius_arcsec
 from data_prep.toysun import make_toy_sun, write_toy_dataset
 
@@ -145,9 +145,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
 
     _stage("summary", 6)
     summary["seconds"] = round(sum(stage["seconds"] for stage in summary["stages"].values()), 1)
-    temporary = out / "summary.json.tmp"
-    temporary.write_text(json.dumps(summary, indent=2, default=str))
-    os.replace(temporary, out / "summary.json")
+    write_json_atomically(out / "summary.json", summary, default=str)
     print(f"pair file:           {pairs}\nrun directory:       {out / 'run'}\n"
           f"evaluation:          {out / 'evaluation'} (held-out pixel CC {summary['pixel_cc']:.3f})\n"
           f"far-side FITS + PNG: {out / 'far_side_magnetograms'}\nexports:             "

@@ -16,13 +16,13 @@ Maxwell with the pixel area from each sample's header: CDELT1 and DSUN_OBS). Out
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from data_prep.atomic import write_json_atomically
 from data_prep.pairs import PairFile
 from data_prep.progress import Progress
 from solarmaggan.data import make_dataset
@@ -141,9 +141,7 @@ def evaluate(
     report["figures"] = _write_figures(
         out, records, (np.concatenate(scatter_true), np.concatenate(scatter_generated)), panels,
         limit)
-    temporary = out / "report.json.tmp"
-    temporary.write_text(json.dumps(_finite_or_null(report), indent=2, allow_nan=False))
-    os.replace(temporary, out / "report.json")
+    write_json_atomically(out / "report.json", _finite_or_null(report), allow_nan=False)
     if tensorboard:
         _write_tensorboard(out / "logs", report["aggregate"], panels)
     return report

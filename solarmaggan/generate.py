@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from data_prep.atomic import atomic_path
 from data_prep.fitsio import FitsInputError, identify, read_header
 from data_prep.geometry import radial_distance
 from data_prep.pairing import expand_paths
@@ -92,9 +93,8 @@ def write_fits(path: Path, gauss: np.ndarray, header: dict[str, Any], history: S
             fits_header[key.upper()[:8] if len(key) <= 8 else f"HIERARCH {key.upper()}"] = value
     for line in history:
         fits_header.add_history(line)
-    temporary = path.with_name(path.name + ".tmp")
-    fits.PrimaryHDU(gauss.astype(np.float32), fits_header).writeto(temporary, overwrite=True)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        fits.PrimaryHDU(gauss.astype(np.float32), fits_header).writeto(temporary, overwrite=True)
 
 
 def write_quicklook(path: Path, gauss: np.ndarray, limit_gauss: float, title: str) -> None:
@@ -110,10 +110,9 @@ def write_quicklook(path: Path, gauss: np.ndarray, limit_gauss: float, title: st
     figure.colorbar(image, ax=axes, label="B_LOS [G]")
     axes.set_title(title, fontsize=9)
     axes.set_axis_off()
-    temporary = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(temporary)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary)
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def generate(

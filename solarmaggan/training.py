@@ -35,6 +35,7 @@ import solarmaggan  # noqa: F401  (selects the TensorFlow backend)
 import keras
 import tensorflow as tf
 
+from data_prep.atomic import atomic_path, write_json_atomically
 from data_prep.geometry import disk_mask
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
 from data_prep.pairs import PairFile
@@ -166,16 +167,9 @@ def open_run_directory(run_dir: Path, config: dict[str, Any], resume: bool) -> N
     save_config(config, config_path)
 
 
-def _atomic_json(path: Path, record: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
 def _atomic_keras_save(model: keras.Model, path: Path) -> None:
-    temporary = path.with_name(path.stem + ".tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
 
 
 def colour_panel(euv: np.ndarray, true_gauss: np.ndarray, generated_gauss: np.ndarray,
@@ -346,7 +340,7 @@ class Trainer:
         if improved:
             _atomic_keras_save(self.model.generator, self.run_dir / "best_generator.keras")
             self.best = {"step": step, **scores}
-            _atomic_json(self.run_dir / "best.json", self.best)
+            write_json_atomically(self.run_dir / "best.json", self.best)
         with open(self.run_dir / "history.jsonl", "a") as history:
             history.write(json.dumps({"step": step, **scores}) + "\n")
         if self.progress:

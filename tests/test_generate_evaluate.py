@@ -49,8 +49,8 @@ def test_generated_fits_sit_on_the_sun_with_the_input_observer(tiny_run, tmp_pat
     run_dir, _ = tiny_run
     inputs = tmp_path / "inputs"
     inputs.mkdir()
-    euvi = euvi_file(inputs / "20090615_000900_n4euA.fts")
-    aia = aia_file(inputs / "aia.lev1.304A.fits")
+    euvi_file(inputs / "20090615_000900_n4euA.fts")
+    aia_file(inputs / "aia.lev1.304A.fits")
     out = tmp_path / "out"
     report = generate(run_dir, [inputs], out, batch_size=2, progress=False)
     assert report["failed"] == [] and len(report["written"]) == 2

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import solarmaggan
 from data_prep.geometry import disk_mask
 
@@ -54,3 +56,15 @@ def test_disk_mask_geometry():
     # Centre at pixel (3.5, 3.5): pixel (2, 3) is 1.58 px away, (2, 2) 2.12 px, (1, 3) 2.55 px.
     assert mask[3:5, 3:5].all() and mask[2, 3] and not mask[2, 2] and not mask[1, 3]
     assert mask.sum() == 12 and (mask == mask.T).all() and (mask == mask[::-1]).all()
+
+
+def test_atomic_writes_keep_the_old_file_when_interrupted(tmp_path):
+    from data_prep.atomic import atomic_path, write_json_atomically
+
+    target = write_json_atomically(tmp_path / "record.json", {"step": 1})
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as temporary:
+            temporary.write_text('{"step": 2, "trunc')
+            raise KeyboardInterrupt
+    assert target.read_text() == '{\n  "step": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]

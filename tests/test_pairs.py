@@ -3,7 +3,6 @@
 These tests import data_prep only (no TensorFlow)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
