@@ -254,18 +254,36 @@ class PairFile:
             raise ValueError(f"which must be 'input' or 'target', got {which!r}")
         return _texts(self._file[f"{which}_time"], self.n_samples)
 
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.n_samples:
+            raise IndexError(f"{self.path}: sample {index} is out of range 0..{self.n_samples - 1}")
+
+    def stored_sample(self, name: str, index: int) -> np.ndarray:
+        """``/input`` or ``/target`` sample ``index`` (H, W, C) in the storage dtype."""
+        self._check_index(index)
+        return self._file[name][index]
+
+    def text(self, name: str, index: int) -> Any:
+        """Text record ``name`` (one of ``TEXT_DATASETS``) of sample ``index``: a time as an
+        ISO string, a file list or header as the decoded JSON. Reads no image."""
+        self._check_index(index)
+        text = self._file[name][index]
+        text = text.decode() if isinstance(text, bytes) else text
+        return text if name.endswith("_time") else json.loads(text)
+
+    def header(self, index: int, which: str = "target") -> dict[str, Any]:
+        """The FITS header (dict) of the input or target of sample ``index``."""
+        if which not in ("input", "target"):
+            raise ValueError(f"which must be 'input' or 'target', got {which!r}")
+        return self.text(f"{which}_header", index)
+
     def read(self, index: int) -> dict[str, Any]:
         """One sample: ``input`` and ``target`` as float32 (H, W, C) arrays in [-1, 1], their
         times, source file lists and headers (dicts)."""
-        if not 0 <= index < self.n_samples:
-            raise IndexError(f"{self.path}: sample {index} is out of range 0..{self.n_samples - 1}")
         sample: dict[str, Any] = {
-            name: self._file[name][index].astype(np.float32) for name in IMAGE_DATASETS
+            name: self.stored_sample(name, index).astype(np.float32) for name in IMAGE_DATASETS
         }
-        for name in TEXT_DATASETS:
-            text = self._file[name][index]
-            text = text.decode() if isinstance(text, bytes) else text
-            sample[name] = text if name.endswith("_time") else json.loads(text)
+        sample.update({name: self.text(name, index) for name in TEXT_DATASETS})
         return sample
 
     def read_arrays(self, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:

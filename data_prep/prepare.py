@@ -151,7 +151,7 @@ def prepare_map(
         header = frame_header(solar_map, size, radius_px, UNITS[kind])
     except (AttributeError, KeyError, ValueError, TypeError) as err:
         raise FitsInputError(f"{name}: the header does not describe a usable geometry ({err})") from None
-    frame_scale = solar_radius_arcsec(solar_map) / radius_px
+    frame_scale = float(header["cdelt1"])  # arcsec/px, R_sun over radius_px
     frame = resample_to_frame(data, pixel_to_arcsec, reference_pixel, reference_arcsec, size,
                               frame_scale, fill_value)
     steps.append(

@@ -117,9 +117,18 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, batch_size: bool = True) -> None:
+    """``--model`` (a run directory or generator file) and, optionally, ``--batch-size``:
+    the options shared by every command that runs a trained generator."""
     parser.add_argument("--model", required=True,
-                        help="run directory or generator .keras file (config.json beside it)")
+                        help="run directory (its best generator) or generator .keras file "
+                             "(config.json beside it)")
+    if batch_size:
+        parser.add_argument("--batch-size", type=int, default=4, help="images a batch (4)")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser, batch_size=False)
     parser.add_argument("--format", default="all",
                         choices=["savedmodel", "tflite", "tflite-fp16", "tflite-int8", "all"])
     parser.add_argument("--out", default=None, help="export folder (saved_models/<run name>)")
@@ -141,12 +150,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True,
-                        help="run directory (its best generator) or generator .keras file")
+    add_model_arguments(parser)
     parser.add_argument("--data", required=True, help="HDF5 pair file")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--out", required=True, help="folder for report.json and figures")
-    parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--examples", type=int, default=4, help="example panels (4)")
     parser.add_argument("--disk-fraction", type=float, default=0.95,
                         help="pixels within this fraction of R_sun count (0.95)")
@@ -179,10 +186,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="EUVI or AIA 304 FITS files or folders")
-    parser.add_argument("--model", required=True,
-                        help="run directory (its best generator) or generator .keras file")
+    add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--off-disk", choices=["nan", "zero"], default="nan",
                         help="value beyond the disk (nan)")

@@ -76,7 +76,6 @@ class PairReader:
             self._bytes = np.memmap(self.path, dtype=np.uint8, mode="r")
         else:
             self._offsets = None
-            self._h5 = self._pairs._file
 
     @property
     def uses_memory_map(self) -> bool:
@@ -89,7 +88,7 @@ class PairReader:
         """``/input`` or ``/target`` sample ``index`` as stored (H, W, C), read-only."""
         shape = self.input_shape if name == "input" else self.target_shape
         if self._offsets is None:
-            return self._h5[name][index]
+            return self._pairs.stored_sample(name, index)
         start = int(self._offsets[name][index])
         size = int(np.prod(shape)) * self.storage_dtype.itemsize
         return np.frombuffer(self._bytes[start: start + size], self.storage_dtype).reshape(shape)

@@ -104,13 +104,15 @@ def evaluate(
     with PairFile(data_path) as pairs:
         indices = pairs.split_indices(split)
         radius_px = pairs.rsun_px
+        image_size = pairs.image_size
         times = pairs.times()
-        headers = [pairs.read(int(i))["target_header"] for i in indices]
+        headers = [pairs.header(int(i), "target") for i in indices]
     if len(indices) == 0:
         raise ValueError(f"{data_path}: the split {split!r} holds no samples")
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
     records, panels = [], []
     scatter_true, scatter_generated = [], []
+    disk_bins, bin_factor = _disk_bins(image_size, radius_px, metric_options.get("bin_factor", 8))
     position = 0
     for euv, magnetogram in make_dataset(data_path, split, batch_size=batch_size,
                                          shuffle=False, augment=False):
@@ -124,9 +126,9 @@ def evaluate(
                                           radius_px, area, **metric_options,
                                           ssim_range_gauss=limit)
             records.append({"index": index, "time": times[index], **scores})
-            disk = _disk_bins(true_gauss.shape[1], radius_px, metric_options.get("bin_factor", 8))
-            scatter_true.append(bin_image(true_gauss[row, ..., 0], disk[1])[disk[0]])
-            scatter_generated.append(bin_image(generated_gauss[row, ..., 0], disk[1])[disk[0]])
+            scatter_true.append(bin_image(true_gauss[row, ..., 0], bin_factor)[disk_bins])
+            scatter_generated.append(
+                bin_image(generated_gauss[row, ..., 0], bin_factor)[disk_bins])
             if len(panels) < examples:
                 panels.append(colour_panel(euv.numpy()[row, ..., 0], true_gauss[row, ..., 0],
                                            generated_gauss[row, ..., 0], limit))

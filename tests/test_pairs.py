@@ -70,6 +70,7 @@ def test_round_trip_keeps_values_times_headers_and_attributes(tmp_path):
         assert sample["input_header"]["DATE-OBS"] == aia_header["DATE-OBS"]
         assert sample["input_header"]["CDELT1"] == pytest.approx(aia_header["CDELT1"])
         assert sample["target_header"] == {"BUNIT": "Gauss", "CROTA2": 180.0}
+        assert pairs.header(1, "target") == sample["target_header"]
         inputs, targets = pairs.read_arrays()
         assert inputs.shape == (3, SIZE, SIZE, 1) and inputs.dtype == np.float32
 
