@@ -13,17 +13,21 @@ Magnetogram (Gauss, line of sight):
       (times a random factor 0.55-1.8), the leading (western) spot nearer the equator;
     * Hale's law: the leading polarity is ``north_leading_polarity`` in the north and the
       opposite in the south (default -1: solar cycle 24);
-    * a mixed-polarity network of weak (typically 10-50 G) elements along the boundaries of
-      supergranule-sized cells;
+    * a mixed-polarity network of weak elements along the boundaries of supergranule-sized
+      cells: each element carries ~1.5e19 Mx (log-normal, the flux of a network
+      concentration) spread over a Gaussian of sigma 0.5 deg, a peak of ~6.5 G
+      (typically 3-12 G) at any image size;
     * the field is radial, so the line-of-sight field is B_r * mu with mu = cos(heliocentric
-      angle) (foreshortening), plus Gaussian noise (10 G); exactly 0 off the disk.
+      angle) (foreshortening), plus Gaussian noise: HMI's ~10 G per native 0.5 arcsec pixel
+      (hmi.M_45s) averaged down to the toy frame's pixels (0.5 G at 256 x 256, 2 G at
+      1024 x 1024, see :func:`hmi_noise_gauss`); exactly 0 off the disk.
 
 EUV 304 A intensity (DN/s):
     * quiet Sun ~100 DN/s (on-disk median near 100, as after AISFM's median scaling) with
       limb brightening and a weak chromospheric mottle;
     * a faint off-limb emission falling off with height, never zero;
-    * brightening that grows, saturating, with the smoothed true (radial) |B|: the network
-      ~1.7x the cell interiors, plage up to ~4-7x the quiet-Sun median (10x the cell
+    * brightening that grows, saturating, with the smoothed true (radial) |B|: network
+      elements ~1.35x the cell interiors, plage up to ~4-7x the quiet-Sun median (10x the cell
       interiors);
     * optional dark filaments (elongated, on by default);
     * Poisson-like noise (variance proportional to the intensity).
@@ -68,9 +72,12 @@ MIN_REGION_MU = 0.3  # random regions keep their centre within ~73 deg of disk c
 NETWORK_ELEMENT_DEG = 0.5  # Gaussian sigma of a network element
 SUPERGRANULE_DEG = 1.0  # smoothing scale of the random field whose zero lines form the network
 NETWORK_CELL_WIDTH = 0.3  # network elements lie where |cell field| < ~0.3 of its std
+NETWORK_FLUX_MX = 1.5e19  # median flux of a network element (network concentrations ~1e19 Mx)
+HMI_NOISE_NATIVE_GAUSS = 10.0  # LOS noise of one native hmi.M_45s pixel (nominally 5-10 G)
+HMI_NATIVE_SCALE_ARCSEC = 0.504  # HMI's native pixel (4096 x 4096 full disk)
 
 # EUV 304 A (DN/s).
-QUIET_DN_S = 58.0  # cell interiors at disk centre; with the network the disk median is ~100
+QUIET_DN_S = 77.0  # cell interiors at disk centre; with the network the disk median is ~100
 LIMB_BRIGHTENING = 0.5  # I(mu) = QUIET * (1 + 0.5 (1 - mu)^2)
 MOTTLE_CONTRAST = 0.05  # rms of the log-normal chromospheric mottle
 CANOPY_DEG = 0.7  # Gaussian smoothing of |B| before it brightens the EUV
@@ -250,6 +257,23 @@ def _px_per_deg(rsun_px: float) -> float:
     return rsun_px * math.pi / 180.0
 
 
+def network_peak_gauss(flux_mx: float = NETWORK_FLUX_MX) -> float:
+    """Peak radial field (G) of a network element of ``flux_mx`` Mx spread over a Gaussian of
+    sigma ``NETWORK_ELEMENT_DEG`` on the solar surface: flux / (2 pi sigma^2); 6.5 G for the
+    default 1.5e19 Mx."""
+    sigma_cm = math.radians(NETWORK_ELEMENT_DEG) * RSUN_REF_M * 100.0
+    return float(flux_mx) / (2.0 * math.pi * sigma_cm**2)
+
+
+def hmi_noise_gauss(rsun_px: float) -> float:
+    """LOS noise (G) of an HMI magnetogram averaged down to a frame whose solar radius is
+    ``rsun_px`` pixels: the native pixel noise over the square root of the number of native
+    pixels averaged into one frame pixel (0.51 G for 256 x 256 toy frames, 2.1 G for
+    1024 x 1024)."""
+    native_rsun_px = RSUN_OBS_ARCSEC / HMI_NATIVE_SCALE_ARCSEC
+    return HMI_NOISE_NATIVE_GAUSS * min(1.0, float(rsun_px) / native_rsun_px)
+
+
 # -- smoothing (numpy FFT, periodic; the disk stays clear of the frame edges) -----------------
 @functools.lru_cache(maxsize=32)
 def _gaussian_ft(image_size: int, sigma_px: float) -> np.ndarray:
@@ -427,8 +451,9 @@ def _filament_darkening(
 
 def _plage_brightening(field_gauss: np.ndarray) -> np.ndarray:
     """EUV brightening factor for a smoothed |B| (G): 1 + 13 s / (1 + s) with
-    s = (|B| / 600 G)^0.7; 1.7 for 10 G (network), 3.9 at 100 G, 7.1 at 500 G, 10 at
-    2000 G, -> 14. It multiplies the cell-interior intensity (58 DN/s at disk centre)."""
+    s = (|B| / 600 G)^0.7; 1.3 for 3 G (network), 1.7 for 10 G, 3.9 at 100 G, 7.1 at
+    500 G, 10 at 2000 G, -> 14. It multiplies the cell-interior intensity (77 DN/s at disk
+    centre)."""
     s = (np.asarray(field_gauss) / PLAGE_HALF_GAUSS) ** PLAGE_EXPONENT
     return 1.0 + (PLAGE_MAX_BRIGHTENING - 1.0) * s / (1.0 + s)
 
@@ -445,8 +470,8 @@ def make_toy_sun(
     active_regions: Sequence[ActiveRegion] | None = None,
     b0_deg: float = 0.0,
     network_elements: int = 3000,
-    network_gauss: float = 40.0,
-    noise_gauss: float = 10.0,
+    network_gauss: float | None = None,
+    noise_gauss: float | None = None,
     euv_noise_gain: float = 0.3,
 ) -> ToySun:
     """Draw one toy Sun: a paired EUV 304 A image and line-of-sight magnetogram.
@@ -463,8 +488,10 @@ def make_toy_sun(
         active_regions: place exactly these regions instead of random ones.
         b0_deg: heliographic latitude of the disk centre (deg).
         network_elements: number of network elements on the visible hemisphere (0: none).
-        network_gauss: median radial field of a network element (G).
-        noise_gauss: rms of the magnetogram noise (G).
+        network_gauss: median peak radial field of a network element (G); None:
+            :func:`network_peak_gauss` of ``NETWORK_FLUX_MX`` (6.5 G).
+        noise_gauss: rms of the magnetogram noise (G); None: :func:`hmi_noise_gauss` for
+            this frame's solar radius.
         euv_noise_gain: EUV noise variance per unit intensity (DN/s); 0: no noise.
 
     Returns:
@@ -475,14 +502,16 @@ def make_toy_sun(
         raise ValueError(f"north_leading_polarity must be +1 or -1, got {north_leading_polarity}")
     if not 0.05 <= rsun_fraction <= 0.5:
         raise ValueError(f"rsun_fraction must be within [0.05, 0.5], got {rsun_fraction}")
-    if noise_gauss < 0 or euv_noise_gain < 0:
-        raise ValueError("noise_gauss and euv_noise_gain must be >= 0")
+    rsun_px = float(rsun_fraction * image_size)
+    network_gauss = network_peak_gauss() if network_gauss is None else float(network_gauss)
+    noise_gauss = hmi_noise_gauss(rsun_px) if noise_gauss is None else float(noise_gauss)
+    if noise_gauss < 0 or euv_noise_gain < 0 or network_gauss < 0:
+        raise ValueError("noise_gauss, network_gauss and euv_noise_gain must be >= 0")
     if not -30.0 <= b0_deg <= 30.0:
         raise ValueError(f"b0_deg must be within +-30 deg (the Sun's: +-7.3), got {b0_deg}")
     rng = np.random.default_rng(seed)
     # independent streams, so switching one ingredient off leaves the others unchanged
     region_rng, network_rng, filament_rng, euv_rng, noise_rng = rng.spawn(5)
-    rsun_px = float(rsun_fraction * image_size)
     px_per_deg = _px_per_deg(rsun_px)
 
     if active_regions is not None:

@@ -15,19 +15,25 @@ from solarmaggan.demo import run_demo
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-def test_small_demo_runs_every_stage(tmp_path):
-    summary = run_demo(tmp_path / "demo", small=True, seed=0, progress=False)
-    saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(out, small=True, seed=0, progress=False)
+
+
+def test_small_demo_runs_every_stage(small_demo):
+    out, summary = small_demo
+    saved = json.loads((out / "summary.json").read_text())
     assert saved["pixel_cc"] == pytest.approx(summary["pixel_cc"])
     assert -1.0 <= saved["pixel_cc"] <= 1.0
     assert set(saved["stages"]) == {"data", "train", "evaluate", "generate", "export"}
     with PairFile(saved["stages"]["data"]["pairs"]) as pairs:
         assert len(pairs) == 24 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))
-    events = EventAccumulator(str(tmp_path / "demo" / "run" / "logs" / "train"),
+    events = EventAccumulator(str(out / "run" / "logs" / "train"),
                               size_guidance={"tensors": 0})
     events.Reload()
     assert [e.step for e in events.Tensors("g_l1")] == [10, 20, 30, 40, 50, 60]
-    report = json.loads((tmp_path / "demo" / "evaluation" / "report.json").read_text())
+    report = json.loads((out / "evaluation" / "report.json").read_text())
     assert report["aggregate"]["pixel_cc_mean"] == pytest.approx(saved["pixel_cc"])
     for fits_path, source in zip(saved["stages"]["generate"]["fits"],
                                  saved["stages"]["data"]["far_side_fits"]):
@@ -41,3 +47,12 @@ def test_small_demo_runs_every_stage(tmp_path):
     served = tf.saved_model.load(f"{export['folder']}/serving/1")
     assert "serving_default" in served.signatures
     assert export["parity_max_abs"]["savedmodel"] <= 1e-5 and export["parity_max_abs"]["fp32"] <= 1e-4
+
+
+def test_demo_is_deterministic_with_a_seed(small_demo, tmp_path):
+    first_out, first = small_demo
+    again = run_demo(tmp_path / "again", small=True, seed=0, progress=False)
+    assert again["pixel_cc"] == first["pixel_cc"]
+    assert again["stages"]["train"]["best"] == first["stages"]["train"]["best"]
+    for one, other in zip(first["stages"]["generate"]["fits"], again["stages"]["generate"]["fits"]):
+        np.testing.assert_array_equal(sunpy.map.Map(one).data, sunpy.map.Map(other).data)
