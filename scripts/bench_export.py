@@ -26,28 +26,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras  # noqa: E402
 from solarmaggan.config import resolve_config, save_config  # noqa: E402
 from solarmaggan.export import export, interpreter_class, parity_input  # noqa: E402
+from solarmaggan.models.flops import forward_flops  # noqa: E402
 from solarmaggan.training import build_pix2pix  # noqa: E402
 from bench_prep import best_seconds  # noqa: E402  (scripts/ is on the path)
-
-
-def forward_flops(model: keras.Model) -> float:
-    """Floating-point operations of one forward pass (batch 1): 2 x multiply-adds."""
-    total = 0.0
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
-            kernel = np.prod(layer.kernel.shape)  # kh * kw * c_in * c_out
-            if isinstance(layer, keras.layers.Conv2DTranspose):
-                positions = np.prod(layer.input.shape[1:3])  # each input pixel scatters
-            else:
-                positions = np.prod(layer.output.shape[1:3])
-            total += 2.0 * kernel * positions
-    return float(total)
 
 
 def main() -> None:

@@ -223,6 +223,7 @@ TRAIN_SHORTCUTS = {
     "validation_every": ("training.validation_every", int),
     "validation_pairs": ("training.validation_pairs", int),
     "checkpoint_every": ("training.checkpoint_every", int),
+    "strategy": ("training.strategy", str),  # default | mirrored | multiworker
 }
 
 

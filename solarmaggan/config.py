@@ -25,7 +25,7 @@ from data_prep.presets import load_preset
 
 SECTIONS = ("data", "model", "training")
 # settings that may change between the runs of one run directory (extending a run)
-RESUMABLE_CHANGES = ("training.steps",)
+RESUMABLE_CHANGES = ("training.steps", "training.strategy")
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:

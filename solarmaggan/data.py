@@ -122,6 +122,7 @@ def make_dataset(
     skip_batches: int = 0,
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(input, target)`` float32 batches from a pair file.
 
@@ -138,12 +139,16 @@ def make_dataset(
             with the same seed continues the same stream).
         drop_remainder: drop a last, smaller batch.
         num_parallel_calls: batches read in parallel.
+        shard: (count, index): keep every count-th pair of the shuffled stream, starting at
+            ``index`` (one shard an input pipeline of a ``tf.distribute`` strategy; with
+            the same seed the shards are disjoint). ``skip_batches`` counts this shard's
+            batches.
 
     Returns:
         Batches of shapes (B, H, W, C_in) and (B, H, W, C_out), values in [-1, 1].
 
     Raises:
-        ValueError: an empty split, a bad batch size or shift (naming the file).
+        ValueError: an empty split, a bad batch size, shift or shard (naming the file).
     """
     reader = PairReader(path)
     indices = reader.split_indices(split)
@@ -157,6 +162,13 @@ def make_dataset(
             f"images, got {max_shift_px}"
         )
     shift = max_shift_px if augment else 0
+    if shard is not None:
+        count, index = shard
+        if not 0 <= index < count:
+            raise ValueError(f"shard index must be in 0..{count - 1}, got {index}")
+        if count > 1 and shuffle and seed is None:
+            raise ValueError("sharding a shuffled stream needs a seed, so that every pipeline "
+                             "shuffles alike and the shards do not overlap")
 
     dataset = tf.data.Dataset.from_tensor_slices(indices)
     if shuffle:
@@ -166,6 +178,8 @@ def make_dataset(
     # every pair gets its own random number, which selects its shift in read_batch
     shift_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip(dataset, shift_seeds)
+    if shard is not None and shard[0] > 1:
+        dataset = dataset.shard(*shard)
     if skip_batches:
         dataset = dataset.skip(skip_batches * batch_size)
     # read READ_BLOCK pairs a call (fewer Python calls), then cut into batches

@@ -18,13 +18,22 @@ the data position (``make_dataset(..., skip_batches=step)``). TensorFlow writes 
 checkpoint's files before it updates the ``checkpoint`` index, so a kill during a save
 leaves the previous checkpoint in force. Steps logged after the last checkpoint of a killed
 run are logged again when it resumes (TensorBoard shows both points for those steps).
+
+Distributed runs (``training.strategy`` mirrored / multiworker, see
+``solarmaggan.distribute``): the networks and optimizers are built in the strategy's
+scope with batch normalisation synchronised over the replicas, each input pipeline reads
+its shard of the stream, and every worker runs the same training loop and saves its
+checkpoints (collectively); only the chief validates and writes the run directory,
+TensorBoard logs and models.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,8 +51,14 @@ from data_prep.pairs import PairFile
 from data_prep.progress import Progress
 from solarmaggan.config import config_differences, load_config, save_config
 from solarmaggan.data import make_dataset
+from solarmaggan.distribute import is_chief, make_strategy
 from solarmaggan.metrics import pixel_correlation, root_mean_square_error, structural_similarity
-from solarmaggan.models import Pix2Pix, build_discriminator, build_generator
+from solarmaggan.models import (
+    Pix2Pix,
+    build_discriminator,
+    build_generator,
+    set_synchronized_batch_norm,
+)
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 LR_SCHEDULES = ("constant", "linear_decay")
@@ -83,7 +98,9 @@ def learning_rate(training: dict[str, Any]):
 
 
 def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
-    """The compiled Pix2Pix model that ``config`` describes."""
+    """The compiled Pix2Pix model that ``config`` describes, in the current
+    ``tf.distribute`` strategy (batch normalisation synchronised when it has several
+    replicas)."""
     data, model, training = config["data"], config["model"], config["training"]
     precision = training["precision"]
     if precision not in PRECISIONS:
@@ -101,6 +118,9 @@ def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
         strided_layers=model["discriminator_strided_layers"], norm=model["norm"],
         precision=precision, seed=None if seed is None else seed + 1,
     )
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        set_synchronized_batch_norm(generator, True)
+        set_synchronized_batch_norm(discriminator, True)
     pix2pix = Pix2Pix(
         generator, discriminator, stochastic_inference=model["stochastic_inference"],
         cc_radius_px=float(data["radius_px"]) * float(training["cc_radius_rsun"]),
@@ -199,34 +219,50 @@ class Trainer:
                  run_dir: str | os.PathLike, resume: bool = False, progress: bool = True):
         self.config, self.training = config, config["training"]
         self.data_path, self.run_dir = Path(data_path), Path(run_dir)
-        self.progress = progress
+        # first: a multi-worker strategy must exist before TensorFlow runs any operation
+        self.strategy = make_strategy(self.training["strategy"])
+        self.is_chief = is_chief(self.strategy)
+        self.progress = progress and self.is_chief
+        replicas = self.strategy.num_replicas_in_sync
+        if int(self.training["batch_size"]) % replicas:
+            raise ValueError(
+                f"training.batch_size {self.training['batch_size']} cannot be split evenly over "
+                f"{replicas} replicas; use a multiple of {replicas} (e.g. --batch-size {replicas})")
         check_data(self.data_path, config)
-        open_run_directory(self.run_dir, config, resume)
+        if self.is_chief:
+            open_run_directory(self.run_dir, config, resume)
         seed = self.training["seed"]
         if seed is not None:
             keras.utils.set_random_seed(int(seed))
         if self.training["deterministic"]:
             tf.config.experimental.enable_op_determinism()
-        self.model = build_pix2pix(config)
+        with self.strategy.scope():
+            self.model = build_pix2pix(config)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(
             generator=self.model.generator, discriminator=self.model.discriminator,
             g_optimizer=self.model.g_optimizer, d_optimizer=self.model.d_optimizer, step=self.step,
         )
+        checkpoints = self.run_dir / "checkpoints"
+        latest = tf.train.latest_checkpoint(str(checkpoints))
+        # other workers must save too (collective reads); they write to a scratch folder
+        self._scratch = None if self.is_chief else tempfile.mkdtemp(prefix="solarmaggan-worker-")
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self.run_dir / "checkpoints"),
+            self.checkpoint, self._scratch or str(checkpoints),
             max_to_keep=int(self.training["keep_checkpoints"]),
         )
-        if resume and self.manager.latest_checkpoint is None:
+        if resume and latest is None:
             raise ValueError(f"{self.run_dir}: nothing to resume (no checkpoint)")
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.best = self._read_json("best.json") or {"step": None, "pixel_cc": -np.inf}
         self.euv_normalization, self.magnetogram_normalization = data_normalizations(config)
         radius_px = float(config["data"]["radius_px"]) * float(self.training["cc_radius_rsun"])
         self.disk = disk_mask(int(config["data"]["image_size"]), radius_px)
-        self.writers = {name: tf.summary.create_file_writer(str(self.run_dir / "logs" / name))
-                        for name in ("train", "validation")}
+        self.writers = {
+            name: tf.summary.create_file_writer(str(self.run_dir / "logs" / name))
+            if self.is_chief else tf.summary.create_noop_writer()
+            for name in ("train", "validation")}
 
     def _read_json(self, name: str) -> dict | None:
         path = self.run_dir / name
@@ -236,11 +272,13 @@ class Trainer:
     def _step_function(self):
         train_step = tf.function(self.model.train_step, jit_compile=bool(self.training["xla"]))
 
+        def distributed_step(iterator):
+            self.strategy.run(train_step, args=(next(iterator),))
+
         @tf.function
         def run_steps(iterator, count):
-            for _ in tf.range(count - 1):
-                train_step(next(iterator))
-            return train_step(next(iterator))
+            for _ in tf.range(count):
+                distributed_step(iterator)
 
         return run_steps
 
@@ -256,14 +294,8 @@ class Trainer:
         """Train up to ``training.steps``; returns the final summary."""
         total = int(self.training["steps"])
         start = int(self.step.numpy())
-        batch_size = int(self.training["batch_size"])
-        stream = make_dataset(
-            self.data_path, "train", batch_size=batch_size, shuffle=True,
-            augment=bool(self.training["augment"]), seed=self.training["seed"],
-            max_shift_px=int(self.training["max_shift_px"]), repeat=True, skip_batches=start,
-            drop_remainder=True,
-        )
-        iterator = iter(stream)
+        iterator = iter(self.strategy.distribute_datasets_from_function(
+            lambda context: self._train_stream(context, start)))
         run_steps = self._step_function()
         bar = Progress(max(total - start, 0), f"train from step {start} to {total}", unit="steps",
                        enabled=self.progress, every=int(self.training["log_every"]))
@@ -287,11 +319,27 @@ class Trainer:
             if step % int(self.training["checkpoint_every"]) == 0 or step == total:
                 self.manager.save(checkpoint_number=step)
         bar.close()
-        _atomic_keras_save(self.model.generator, self.run_dir / "generator_last.keras")
+        if self.is_chief:
+            _atomic_keras_save(self.model.generator, self.run_dir / "generator_last.keras")
+        else:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         for writer in self.writers.values():
             writer.flush()
         return {"step": int(self.step.numpy()), "best": self.best,
                 "run_dir": str(self.run_dir)}
+
+    def _train_stream(self, context: tf.distribute.InputContext, start: int) -> tf.data.Dataset:
+        """This input pipeline's shard of the training stream, in per-replica batches,
+        positioned after ``start`` global steps."""
+        replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
+        return make_dataset(
+            self.data_path, "train",
+            batch_size=context.get_per_replica_batch_size(int(self.training["batch_size"])),
+            shuffle=True, augment=bool(self.training["augment"]), seed=self.training["seed"],
+            max_shift_px=int(self.training["max_shift_px"]), repeat=True,
+            skip_batches=start * replicas_per_pipeline, drop_remainder=True,
+            shard=(context.num_input_pipelines, context.input_pipeline_id),
+        )
 
     # -- logging --------------------------------------------------------------------------
     def _log_training(self, step: int, steps_per_second: float) -> None:
@@ -332,6 +380,8 @@ class Trainer:
                 for name, values in scores.items()}
 
     def _validate(self, step: int, total: int, bar: Progress) -> None:
+        if not self.is_chief:  # inference needs no other worker; only the chief writes
+            return
         scores = self.validate()
         with self.writers["validation"].as_default(step=step):
             for name, value in scores.items():
@@ -352,6 +402,8 @@ class Trainer:
                   f"at step {self.best['step']}{'  (new best)' if improved else ''}", flush=True)
 
     def _log_images(self, step: int) -> None:
+        if not self.is_chief:
+            return
         count = int(self.training["image_pairs"])
         limit = self.config["data"]["magnetogram_limit_gauss"]
         with self.writers["validation"].as_default(step=step):

@@ -13,6 +13,7 @@ from solarmaggan.models.layers import (
     SolarBatchNormalization,
     SolarDropout,
     set_stochastic_inference,
+    set_synchronized_batch_norm,
 )
 from solarmaggan.models.pix2pix import Pix2Pix, default_optimizer
 
@@ -42,4 +43,5 @@ __all__ = [
     "load_model",
     "receptive_field",
     "set_stochastic_inference",
+    "set_synchronized_batch_norm",
 ]

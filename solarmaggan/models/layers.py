@@ -168,6 +168,16 @@ def set_stochastic_inference(model: keras.Model, enabled: bool) -> None:
             layer.stochastic_inference = bool(enabled)
 
 
+def set_synchronized_batch_norm(model: keras.Model, enabled: bool) -> None:
+    """Make every batch normalisation in ``model`` compute its training statistics over the
+    global batch of all replicas of the ``tf.distribute`` strategy (Keras'
+    ``synchronized``), so a distributed step equals the single-device step over the same
+    batch. Without a strategy, or with one replica, it changes nothing."""
+    for layer in _nested_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = bool(enabled)
+
+
 def _nested_layers(model: keras.Layer):
     """Every layer inside ``model``, descending into nested models."""
     for layer in getattr(model, "layers", []):

@@ -7,7 +7,10 @@ One training step on a batch of (EUV, magnetogram) pairs, as in the original cod
    BCE(D(x, G(x)), 1) + lambda_l1 * L1(y, G(x)), lambda_l1 = 100.
 
 Both networks run in training mode in both updates (batch statistics, dropout on), so
-the generator is evaluated twice a step, as in the original. Adam(2e-4, beta_1=0.5) for
+the generator is evaluated twice a step, as in the original. Under a ``tf.distribute``
+strategy each replica divides its mean losses by the number of replicas before taking
+gradients, which Keras sums over the replicas: the update is that of the mean loss over
+the global batch (see ``solarmaggan.distribute``). Adam(2e-4, beta_1=0.5) for
 each network. Losses are logged unscaled as ``d_loss``, ``g_loss``, ``g_gan``, ``g_l1``;
 validation logs ``l1`` and ``pixel_cc`` (Keras prefixes them with ``val_``).
 """
@@ -188,6 +191,8 @@ class Pix2Pix(keras.Model):
 
     def train_step(self, data):
         euv, magnetogram = self._unpack(data)
+        # gradients are summed over replicas: 1 / replicas makes them those of the global mean
+        replica_share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         generated = self.generator(euv, training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator([euv, magnetogram], training=True)
@@ -195,7 +200,7 @@ class Pix2Pix(keras.Model):
             d_loss = adversarial_loss(real_logits, real=True) + adversarial_loss(
                 fake_logits, real=False
             )
-            scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+            scaled_d_loss = self.d_optimizer.scale_loss(d_loss * replica_share)
         d_variables = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled_d_loss, d_variables), d_variables)
 
@@ -205,7 +210,7 @@ class Pix2Pix(keras.Model):
             g_gan = adversarial_loss(fake_logits, real=True)
             g_l1 = l1_loss(magnetogram, generated)
             g_loss = g_gan + self.lambda_l1 * g_l1
-            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss * replica_share)
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled_g_loss, g_variables), g_variables)
 
