@@ -9,7 +9,6 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 
@@ -28,7 +27,9 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="kim2019",
                         help="preset name (kim2019, quick) or JSON file (kim2019)")
     parser.add_argument("--euv", nargs="+", required=True,
-                        help="EUV (AIA 304) FITS files or folders")
+                        help="EUV FITS files or folders (AIA 304; with a multi-channel preset "
+                             "such as jeong2020 the files of every channel, mixed: each "
+                             "file's header decides its channel)")
     parser.add_argument("--magnetogram", nargs="+", required=True,
                         help="HMI line-of-sight magnetogram FITS files or folders")
     parser.add_argument("--out", required=True, help="HDF5 pair file to write or resume")
@@ -58,6 +59,13 @@ def add_toysun_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-pairs", type=int, default=64, help="number of pairs (64)")
     parser.add_argument("--image-size", type=int, default=256, help="pixels a side (256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--channels", nargs="+", metavar="CHANNEL",
+                        help="EUV input channels in order, by wavelength or name: 304 193 171 "
+                             "(default: the preset's, else 304 only)")
+    parser.add_argument("--preset",
+                        help="scale as prep does with this preset (e.g. jeong2020: 3 channels, "
+                             "median 100 DN/s, log10 of 1-200 DN/s, +-3000 G, radius 450/1024 "
+                             "of the frame); default: the seed's 304 scaling, +-100 G")
     parser.set_defaults(handler=run_toysun)
 
 
@@ -72,7 +80,8 @@ def run_toysun(args: argparse.Namespace) -> int:
     from data_prep.pairs import describe
     from data_prep.toysun import write_toy_dataset
 
-    print(describe(write_toy_dataset(args.out, args.n_pairs, args.image_size, args.seed)))
+    print(describe(write_toy_dataset(args.out, args.n_pairs, args.image_size, args.seed,
+                                     input_channels=args.channels, preset=args.preset)))
     return 0
 
 
@@ -96,7 +105,7 @@ def run_prep(args: argparse.Namespace) -> int:
     overrides["test_months"] = tuple(args.test_months) if args.test_months else None
     settings = PrepSettings.from_preset(args.preset, **overrides)
     if args.any_wavelength:
-        settings = dataclasses.replace(settings, input_wavelength=None)
+        settings = settings.any_wavelength()
     record = build_pair_file(args.euv, args.magnetogram, args.out, settings,
                              workers=args.workers, progress=not args.quiet)
     print(summary_text(record))

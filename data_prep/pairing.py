@@ -30,8 +30,15 @@ Images whose pixels are all NaN can only be found by reading the data, which sca
 not do: they are refused later by the preparation step
 (:func:`data_prep.fitsio.read_map` raises ``FitsInputError`` "... no finite pixel").
 
-The matching itself (:func:`match_by_time`) works on plain arrays of times, so inputs of
-several channels can later be matched to a reference channel the same way.
+The matching itself (:func:`match_by_time`) works on plain arrays of times.
+
+Several EUV channels (AISFM: AIA 304, 193, 171 A): :func:`pair_channels_by_time` pairs each
+magnetogram with one file of every channel, each the closest in time within the tolerance
+(:func:`match_channels`: every channel matched one to one with the magnetograms by
+:func:`match_by_time`, magnetograms lacking a channel dropped and reported). A file's channel
+is decided by its header (instrument and WAVELNTH, :func:`scan_channels`), never by its
+name or place in a listing. :func:`group_channels` forms the same sets without
+magnetograms, around the first channel's files (far-side generation).
 """
 
 from __future__ import annotations
@@ -79,20 +86,59 @@ class Pair:
     magnetogram_time: str
     separation_s: float
 
+    @property
+    def euv_paths(self) -> list[str]:
+        """The EUV file as a one-channel list (as :attr:`ChannelSet.euv_paths`)."""
+        return [self.euv_path]
+
+
+@dataclasses.dataclass
+class ChannelSet:
+    """One file of each of several EUV channels, and the magnetogram they go with (None
+    when grouping EUV files without magnetograms, as for far-side generation).
+
+    Lists are in the order of the channels; times ISO 8601 UTC with milliseconds;
+    ``separations_s`` the absolute time difference of each EUV file from the magnetogram
+    (or, without magnetograms, from the first channel's file), seconds. The first channel's
+    file is the set's key: :attr:`euv_path`, :attr:`euv_time`.
+    """
+
+    euv_paths: list[str]
+    euv_times: list[str]
+    separations_s: list[float]
+    magnetogram_path: str | None = None
+    magnetogram_time: str | None = None
+
+    @property
+    def euv_path(self) -> str:
+        """The first channel's file."""
+        return self.euv_paths[0]
+
+    @property
+    def euv_time(self) -> str:
+        """The first channel's observation time (the sample's key in a pair file)."""
+        return self.euv_times[0]
+
+    @property
+    def separation_s(self) -> float:
+        """The largest separation of the set, seconds."""
+        return max(self.separations_s)
+
 
 @dataclasses.dataclass
 class PairingReport:
     """What :func:`pair_by_time` made of its inputs.
 
     Attributes:
-        pairs: sorted by ``euv_time``.
+        pairs: sorted by ``euv_time``; :class:`ChannelSet` items for several EUV channels
+            (:func:`pair_channels_by_time`).
         unmatched: valid files (EUV first, then magnetograms, each sorted by path) with no
             partner within the tolerance; the reason gives the nearest partner's offset.
         rejected: files refused (EUV first, then magnetograms, each sorted by path).
         tolerance_s: the tolerance used.
     """
 
-    pairs: list[Pair]
+    pairs: list[Pair] | list[ChannelSet]
     unmatched: list[Rejected]
     rejected: list[Rejected]
     tolerance_s: float | None = None
@@ -165,6 +211,8 @@ def scan_files(
     require_magnetogram: bool = True,
     quality_check: bool = True,
     exposure_check: bool = True,
+    *,
+    per_wavelength: bool = False,
 ) -> tuple[list[tuple[str, Time, fits.Header]], list[Rejected]]:
     """Read and check the headers of FITS files (no data is read).
 
@@ -178,6 +226,8 @@ def scan_files(
         exposure_check: for AIA and EUVI, refuse frames that are not ``LIGHT``
             (``IMG_TYPE``), a missing or non-positive ``EXPTIME``, and exposures below half
             the median ``EXPTIME`` of the accepted files of the same wavelength.
+        per_wavelength: judge duplicate observation times within each wavelength
+            (WAVELNTH) only, for files of several channels that may share a time.
 
     Returns:
         ``(accepted, rejected)``: accepted ``(path, time, header)`` sorted by time (then
@@ -218,10 +268,10 @@ def scan_files(
     kept: dict[str, str] = {}
     unique = []
     for path, time, header in accepted:
-        key = time.isot
+        key = (_wavelength_key(header), time.isot) if per_wavelength else time.isot
         if key in kept:
-            rejected.append(Rejected(path, f"duplicate: the same observation time {key} as "
-                                           f"{kept[key]}"))
+            rejected.append(Rejected(path, f"duplicate: the same observation time {time.isot} "
+                                           f"as {kept[key]}"))
         else:
             kept[key] = path
             unique.append((path, time, header))
@@ -284,14 +334,9 @@ def pair_by_time(
     A magnetogram is used at most once: the pairs with the smallest separation overall are
     made first (:func:`match_by_time`). File names and listing order play no part.
     """
-    unknown = sorted(set(scan_options) - set(SCAN_OPTIONS))
-    if unknown:
-        raise TypeError(f"unknown scan options {unknown}; known: {list(SCAN_OPTIONS)}")
+    tolerance_s = _check_request(tolerance_s, scan_options, SCAN_OPTIONS)
     if euv_kind not in EUV_KINDS:
         raise ValueError(f"euv_kind must be one of {EUV_KINDS}, got {euv_kind!r}")
-    tolerance_s = float(tolerance_s)
-    if not (math.isfinite(tolerance_s) and tolerance_s >= 0):
-        raise ValueError(f"tolerance_s must be a finite number >= 0, got {tolerance_s!r}")
     checks = {key: scan_options[key] for key in ("quality_check", "exposure_check")
               if key in scan_options}
     euv, euv_rejected = scan_files(
@@ -325,6 +370,261 @@ def pair_by_time(
                         key=lambda j: magnetograms[j][0])
     ]
     return PairingReport(pairs, unmatched, euv_rejected + magnetogram_rejected, tolerance_s)
+
+
+# --- several EUV channels --------------------------------------------------------------
+
+
+def match_channels(
+    reference_s: Sequence[float], channels_s: Sequence[Sequence[float]], tolerance_s: float
+) -> tuple[dict[int, list[tuple[int, float]]], dict[int, list[int]]]:
+    """One item of every channel for each reference time (seconds on a common scale).
+
+    Each channel is matched to the references on its own with :func:`match_by_time`
+    (one-to-one, closest first). References that get no item of some channel are dropped
+    and the matching is repeated without them, so that the items they held can go to the
+    others: first those with no item of some channel within ``tolerance_s`` at all, then
+    those whose every candidate item of a lacking channel went to a complete reference;
+    when references only block each other, one at a time (the one with the fewest
+    channels, then the latest).
+
+    Returns:
+        ``(complete, incomplete)``: ``complete`` maps each kept reference index to one
+        ``(item index, separation_s)`` per channel; ``incomplete`` maps each dropped
+        reference index to the channels (indices) it lacked.
+    """
+    channels_s = [np.asarray(times, dtype=float) for times in channels_s]
+    order = [np.argsort(times, kind="stable") for times in channels_s]
+    ordered = [times[o] for times, o in zip(channels_s, order)]
+
+    def candidates(i: int, c: int) -> np.ndarray:
+        """Indices of the channel-c items within the tolerance of reference i."""
+        lo = np.searchsorted(ordered[c], reference_s[i] - tolerance_s, side="left")
+        hi = np.searchsorted(ordered[c], reference_s[i] + tolerance_s, side="right")
+        return order[c][lo:hi]
+
+    incomplete: dict[int, list[int]] = {}
+    remaining = []
+    for i in range(len(reference_s)):
+        hopeless = [c for c in range(len(channels_s)) if not len(candidates(i, c))]
+        if hopeless:
+            incomplete[i] = hopeless
+        else:
+            remaining.append(i)
+    while True:
+        times = [reference_s[i] for i in remaining]
+        matched = []
+        for channel_s in channels_s:
+            pairs = match_by_time(times, channel_s, tolerance_s)
+            matched.append({remaining[k]: (j, separation) for k, j, separation in pairs})
+        lacking = {i: [c for c, found in enumerate(matched) if i not in found] for i in remaining}
+        losers = [i for i in remaining if lacking[i]]
+        if not losers:
+            return {i: [found[i] for found in matched] for i in remaining}, incomplete
+        owner = [{j: i for i, (j, _) in found.items()} for found in matched]
+
+        def held_by_complete(c: int, j: int) -> bool:
+            holder = owner[c].get(int(j))
+            return holder is not None and not lacking[holder]
+
+        beaten = [i for i in losers
+                  if all(held_by_complete(c, j) for c in lacking[i] for j in candidates(i, c))]
+        drop = beaten or [max(losers, key=lambda i: (len(lacking[i]), i))]
+        incomplete.update({i: lacking[i] for i in drop})
+        remaining = [i for i in remaining if i not in set(drop)]
+
+
+def scan_channels(
+    paths_or_dirs: str | os.PathLike | Iterable[str | os.PathLike],
+    channels: Sequence[tuple[str, int]],
+    kind: str = "aia",
+    **checks: Any,
+) -> tuple[list[list[tuple[str, Time, fits.Header]]], list[Rejected]]:
+    """Scan EUV files of several channels and sort them by channel from their headers.
+
+    Args:
+        paths_or_dirs: files and folders, of every channel mixed (see :func:`expand_paths`).
+        channels: ``(name, wavelength in A)`` of each channel, e.g. ``("AIA 193", 193)``.
+        kind: ``"aia"`` or ``"euvi"``: the instrument every file must be.
+        checks: ``quality_check``, ``exposure_check`` (see :func:`scan_files`).
+
+    A file's channel is its header's WAVELNTH (with the instrument checked), never its
+    name or place in a listing; duplicate times are judged per wavelength. Files of
+    another wavelength, or without WAVELNTH, are rejected with the reason.
+
+    Returns:
+        ``(files, rejected)``: for each channel its accepted ``(path, time, header)`` sorted
+        by time; the rejected files sorted by path.
+    """
+    if kind not in EUV_KINDS:
+        raise ValueError(f"kind must be one of {EUV_KINDS}, got {kind!r}")
+    wavelengths = [int(wavelength) for _, wavelength in channels]
+    if len(set(wavelengths)) != len(wavelengths):
+        raise ValueError(f"the channels' wavelengths must differ, got {wavelengths}")
+    accepted, rejected = scan_files(paths_or_dirs, kind, expected_wavelength=None,
+                                    per_wavelength=True, **checks)
+    listed = ", ".join(f"{name} ({wavelength} A)" for name, wavelength in channels)
+    files: list[list[tuple[str, Time, fits.Header]]] = [[] for _ in channels]
+    for item in accepted:
+        wavelength = _number(item[2], "WAVELNTH")
+        if wavelength is None:
+            rejected.append(Rejected(item[0], "missing header keyword WAVELNTH, which decides "
+                                              "the file's channel"))
+        elif int(round(wavelength)) not in wavelengths:
+            rejected.append(Rejected(item[0], f"wrong wavelength: {wavelength:g} A is none of "
+                                              f"the input channels {listed}"))
+        else:
+            files[wavelengths.index(int(round(wavelength)))].append(item)
+    rejected.sort(key=lambda entry: entry.path)
+    return files, rejected
+
+
+def _match_to_reference(
+    reference: list[tuple[str, Time, fits.Header]],
+    reference_what: str,
+    groups: list[list[tuple[str, Time, fits.Header]]],
+    names: Sequence[str],
+    tolerance_s: float,
+) -> tuple[list[tuple[int, list[tuple[int, float]]]], list[Rejected], list[Rejected],
+           list[float], list[list[float]]]:
+    """:func:`match_channels` on scanned files: ``(sets, unmatched references, unmatched
+    channel files, reference seconds, channel seconds)``; ``sets`` holds (reference index,
+    [(file index, separation_s) per channel]) sorted by reference index."""
+    reference_s, *groups_s = _seconds([t for _, t, _ in reference],
+                                      *[[t for _, t, _ in group] for group in groups])
+    complete, incomplete = match_channels(reference_s, groups_s, tolerance_s)
+    lonely_references = [
+        Rejected(reference[i][0], "lacks a channel: " + "; ".join(
+            _unmatched_reason(reference_s[i], groups_s[c], groups[c], tolerance_s,
+                              f"{names[c]} file")
+            for c in incomplete[i]))
+        for i in sorted(incomplete, key=lambda i: reference[i][0])
+    ]
+    lonely_files = []
+    for c, group in enumerate(groups):
+        used = {found[c][0] for found in complete.values()}
+        for j in sorted(set(range(len(group))) - used, key=lambda j: group[j][0]):
+            reason = _unmatched_reason(groups_s[c][j], reference_s, reference, tolerance_s,
+                                       reference_what)
+            within = [i for i, t in enumerate(reference_s)
+                      if abs(t - groups_s[c][j]) <= tolerance_s]
+            if within and not any(i in complete for i in within):
+                where = _nearest(groups_s[c][j], reference_s, reference, reference_what)[1]
+                reason = (f"every {reference_what} within {tolerance_s:g} s lacks a file of "
+                          f"another channel; {where}")
+            lonely_files.append(Rejected(group[j][0], reason))
+    return sorted(complete.items()), lonely_references, lonely_files, reference_s, groups_s
+
+
+def _check_request(tolerance_s: float, scan_options: dict[str, Any],
+                   allowed: Sequence[str]) -> float:
+    """The tolerance as a float, after refusing unknown scan options and a tolerance that is
+    not a finite number >= 0."""
+    unknown = sorted(set(scan_options) - set(allowed))
+    if unknown:
+        raise TypeError(f"unknown scan options {unknown}; known: {list(allowed)}")
+    tolerance_s = float(tolerance_s)
+    if not (math.isfinite(tolerance_s) and tolerance_s >= 0):
+        raise ValueError(f"tolerance_s must be a finite number >= 0, got {tolerance_s!r}")
+    return tolerance_s
+
+
+def _check_channel_request(channels: Sequence[tuple[str, int]], tolerance_s: float,
+                           scan_options: dict[str, Any], allowed: Sequence[str]) -> float:
+    if not channels:
+        raise ValueError("give at least one channel")
+    return _check_request(tolerance_s, scan_options, allowed)
+
+
+def pair_channels_by_time(
+    euv_files: str | os.PathLike | Iterable[str | os.PathLike],
+    magnetogram_files: str | os.PathLike | Iterable[str | os.PathLike],
+    channels: Sequence[tuple[str, int]],
+    tolerance_s: float = 300.0,
+    euv_kind: str = "aia",
+    **scan_options: Any,
+) -> PairingReport:
+    """Pair each magnetogram with one EUV file of every channel, the closest in time within
+    ``tolerance_s`` (AISFM: AIA 304, 193 and 171 A with each HMI magnetogram).
+
+    Args:
+        euv_files: files and folders of all channels mixed; each file's channel is decided
+            by its header (instrument and WAVELNTH; :func:`scan_channels`).
+        magnetogram_files: HMI files and folders.
+        channels: ``(name, wavelength)`` of each channel, in the order of the input's
+            channels, e.g. ``[("AIA 304", 304), ("AIA 193", 193), ("AIA 171", 171)]``.
+        tolerance_s: the largest time separation of an EUV file from its magnetogram, s.
+        euv_kind: ``"aia"`` or ``"euvi"``.
+        scan_options: ``require_magnetogram``, ``quality_check``, ``exposure_check`` (see
+            :func:`scan_files`).
+
+    Returns:
+        A :class:`PairingReport` whose ``pairs`` are :class:`ChannelSet` items sorted by
+        the first channel's time. Each channel's files are matched to the magnetograms one
+        to one, closest first (:func:`match_channels`); a magnetogram lacking a channel is
+        reported in ``unmatched`` with the reason for each channel it lacks, and the EUV
+        files not used are reported there too.
+    """
+    tolerance_s = _check_channel_request(
+        channels, tolerance_s, scan_options,
+        ("require_magnetogram", "quality_check", "exposure_check"))
+    checks = {key: scan_options[key] for key in ("quality_check", "exposure_check")
+              if key in scan_options}
+    groups, euv_rejected = scan_channels(euv_files, channels, euv_kind, **checks)
+    magnetograms, magnetogram_rejected = scan_files(
+        magnetogram_files, "hmi",
+        require_magnetogram=scan_options.get("require_magnetogram", True), **checks,
+    )
+    sets, lonely_magnetograms, lonely_euv, magnetogram_s, groups_s = _match_to_reference(
+        magnetograms, "magnetogram", groups, [name for name, _ in channels], tolerance_s)
+    pairs = [
+        ChannelSet(
+            euv_paths=[groups[c][j][0] for c, (j, _) in enumerate(found)],
+            euv_times=[groups[c][j][1].isot for c, (j, _) in enumerate(found)],
+            separations_s=[round(float(separation), 3) for _, separation in found],
+            magnetogram_path=magnetograms[i][0], magnetogram_time=magnetograms[i][1].isot,
+        )
+        for i, found in sets
+    ]
+    pairs.sort(key=lambda pair: (pair.euv_time, pair.euv_path))
+    return PairingReport(pairs, lonely_euv + lonely_magnetograms,
+                         euv_rejected + magnetogram_rejected, tolerance_s)
+
+
+def group_channels(
+    euv_files: str | os.PathLike | Iterable[str | os.PathLike],
+    channels: Sequence[tuple[str, int]],
+    tolerance_s: float = 300.0,
+    euv_kind: str = "euvi",
+    **scan_options: Any,
+) -> PairingReport:
+    """Group EUV files of several channels into sets, one file of each channel, by header
+    time, without magnetograms (far-side generation from EUVI 304, 195 and 171 A).
+
+    Each file of the first channel starts a set; every other channel's file closest in time
+    within ``tolerance_s`` joins it (one to one, :func:`match_channels`). Arguments as for
+    :func:`pair_channels_by_time`. Returns a :class:`PairingReport` of :class:`ChannelSet`
+    items (``magnetogram_path`` None; ``separations_s`` from the first channel's file),
+    and, in ``unmatched``, first-channel files lacking a channel and other files left over,
+    each with the reason.
+    """
+    tolerance_s = _check_channel_request(channels, tolerance_s, scan_options,
+                                         ("quality_check", "exposure_check"))
+    groups, rejected = scan_channels(euv_files, channels, euv_kind, **scan_options)
+    names = [name for name, _ in channels]
+    sets, lonely_first, lonely_others, _, _ = _match_to_reference(
+        groups[0], f"{names[0]} file", groups[1:], names[1:], tolerance_s)
+    found_sets = [
+        ChannelSet(
+            euv_paths=[groups[0][i][0]] + [groups[c + 1][j][0] for c, (j, _) in enumerate(found)],
+            euv_times=[groups[0][i][1].isot] + [groups[c + 1][j][1].isot
+                                               for c, (j, _) in enumerate(found)],
+            separations_s=[0.0] + [round(float(separation), 3) for _, separation in found],
+        )
+        for i, found in sets
+    ]
+    found_sets.sort(key=lambda item: (item.euv_time, item.euv_path))
+    return PairingReport(found_sets, lonely_first + lonely_others, rejected, tolerance_s)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -408,25 +708,35 @@ def _wavelength_key(header: fits.Header) -> float | None:
     return None if wavelength is None else round(wavelength, 1)
 
 
-def _seconds(times_a: list[Time], times_b: list[Time]) -> tuple[list[float], list[float]]:
-    """Times as seconds from a common origin (leap seconds counted)."""
-    everything = times_a + times_b
+def _seconds(*time_lists: list[Time]) -> list[list[float]]:
+    """Each list of times as seconds from one common origin (leap seconds counted)."""
+    everything = [time for times in time_lists for time in times]
     if not everything:
-        return [], []
+        return [[] for _ in time_lists]
     joined = Time(everything)
     seconds = (joined - joined[0]).to_value("s")
     seconds = [float(value) for value in np.atleast_1d(seconds)]
-    return seconds[: len(times_a)], seconds[len(times_a):]
+    split, start = [], 0
+    for times in time_lists:
+        split.append(seconds[start: start + len(times)])
+        start += len(times)
+    return split
+
+
+def _nearest(t: float, others_s: list[float], others, what: str) -> tuple[float, str]:
+    """(signed offset in s, "the nearest <what>, <path>, is <offset> away") of the item of
+    ``others`` nearest in time to ``t`` (``others_s`` not empty)."""
+    offsets = np.asarray(others_s) - t
+    nearest = int(np.argmin(np.abs(offsets)))
+    offset = float(offsets[nearest])
+    return offset, f"the nearest {what}, {others[nearest][0]}, is {_offset_text(offset)} away"
 
 
 def _unmatched_reason(t: float, others_s: list[float], others, tolerance_s: float,
                       what: str) -> str:
     if not others_s:
         return f"no {what} was accepted to pair with"
-    offsets = np.asarray(others_s) - t
-    nearest = int(np.argmin(np.abs(offsets)))
-    offset = float(offsets[nearest])
-    where = f"the nearest {what}, {others[nearest][0]}, is {_offset_text(offset)} away"
+    offset, where = _nearest(t, others_s, others, what)
     if abs(offset) > tolerance_s:
         return f"no {what} within {tolerance_s:g} s; {where}"
     # within the tolerance but not paired: greedy matching gave it to a closer partner

@@ -6,7 +6,8 @@ One file holds N pairs. Layout (format ``solarmaggan-pairs``, version 1)::
     /target           (N, H, W, C_out)  float16 (default) in [-1, 1], one chunk per sample
     /input_time       (N,) str          observation time, ISO 8601 UTC (the sample's key)
     /target_time      (N,) str          observation time of the target, ISO 8601 UTC
-    /input_files      (N,) str          JSON list of the source file names
+    /input_files      (N,) str          JSON list of the source file names, one per input
+                                        channel in the order of ``input_channels``
     /target_files     (N,) str          JSON list of the source file names
     /input_header     (N,) str          JSON object: FITS header of the (first) input file
     /target_header    (N,) str          JSON object: FITS header of the target file
@@ -18,6 +19,12 @@ File attributes: ``format``, ``format_version``, ``n_samples``, ``image_size``, 
 ``target_normalization`` (JSON lists, one :class:`~data_prep.normalization.Normalization`
 record per channel), ``split_rule`` (JSON), ``storage_dtype`` and ``metadata`` (JSON:
 calibration steps, creator). The string data sets and attributes are UTF-8.
+
+Several input channels (AISFM: "AIA 304", "AIA 193", "AIA 171"): ``/input`` holds them on
+its last axis in the order of ``input_channels``, each with its own normalisation record;
+a sample's ``input_time`` (its key) and ``input_header`` are those of the first channel's
+file and ``input_files`` lists every channel's file. The other channels' observation times
+are in the preparation report (``<file>.report.json``, pairing).
 
 Writing is atomic and resumable: :class:`PairWriter` works on ``<path>.partial`` and renames
 it to ``<path>`` only when closed without error; a later writer on the same path resumes

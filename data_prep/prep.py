@@ -3,7 +3,9 @@
     solarmaggan prep --preset kim2019 --euv aia304/ --magnetogram hmi/ --out pairs.h5
 
 Steps: scan the headers and pair each EUV image with the magnetogram nearest in time
-(:mod:`data_prep.pairing`; never by file name); prepare both images on the standard frame
+(:mod:`data_prep.pairing`; never by file name; with several EUV channels, as AISFM's AIA
+304, 193 and 171 A, each magnetogram with one file of every channel, each channel
+prepared, median-scaled and normalised on its own); prepare both images on the standard frame
 (:func:`data_prep.prepare.prepare_map`) in parallel worker processes; normalise them with
 the preset's scaling; write them with :class:`data_prep.pairs.PairWriter` (atomic,
 resumable: re-running skips the pairs already written); write a JSON report of what was
@@ -20,10 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from data_prep.atomic import write_json_atomically
 from data_prep.fitsio import FitsInputError
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
-from data_prep.pairing import Pair, pair_by_time
+from data_prep.pairing import EUV_KINDS, ChannelSet, Pair, pair_by_time, pair_channels_by_time
 from data_prep.pairs import PairWriter
 from data_prep.prepare import prepare_map
 from data_prep.presets import load_preset
@@ -32,16 +36,44 @@ from data_prep.splits import SplitRule
 
 
 @dataclasses.dataclass(frozen=True)
+class InputChannel:
+    """One EUV input channel of a preset.
+
+    Attributes:
+        name: the channel's name in the pair file, e.g. "AIA 304".
+        kind: "aia" or "euvi" (:data:`data_prep.fitsio.KINDS`).
+        wavelength: A, as the files' WAVELNTH says; None accepts any (one channel only).
+    """
+
+    name: str
+    kind: str
+    wavelength: int | None
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "InputChannel":
+        """From a preset's ``{"name", "kind", "wavelength"}`` record."""
+        try:
+            wavelength = record["wavelength"]
+            return cls(str(record["name"]), str(record["kind"]),
+                       None if wavelength is None else int(wavelength))
+        except KeyError as missing:
+            raise ValueError(f"input channel {record} lacks the key {missing}") from None
+
+
+@dataclasses.dataclass(frozen=True)
 class PrepSettings:
     """Everything that decides how FITS files become normalised pairs (a preset's ``data``
-    section, with overrides). Sizes in pixels, clip limits in DN/s and Gauss."""
+    section, with overrides). Sizes in pixels, clip limits in DN/s and Gauss.
+
+    ``input_channels``: the EUV channels in the order of the input's last axis (one for
+    Kim et al. 2019; AIA 304, 193, 171 for AISFM 2.0/3.0). Each is paired, prepared,
+    median-scaled and normalised on its own (:func:`prepare_sample`).
+    """
 
     preset: str
     image_size: int
     radius_px: float
-    input_channel: str
-    input_kind: str
-    input_wavelength: int | None
+    input_channels: tuple[InputChannel, ...]
     target_channel: str
     magnetogram_limit_gauss: float
     euv_clip_dn_s: tuple[float, float]
@@ -53,22 +85,36 @@ class PrepSettings:
     val_months: tuple[int, ...]
     degradation_table: str | None = None
 
+    def __post_init__(self) -> None:
+        channels = tuple(self.input_channels)
+        if not channels:
+            raise ValueError("give at least one input channel")
+        names = [channel.name for channel in channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"input channel names repeat: {names}")
+        kinds = {channel.kind for channel in channels}
+        if len(kinds) != 1 or not kinds <= set(EUV_KINDS):
+            raise ValueError(f"input channels must all be one EUV kind of {EUV_KINDS}, got "
+                             f"{sorted(kinds)}")
+        if len(channels) > 1:
+            wavelengths = [channel.wavelength for channel in channels]
+            if None in wavelengths or len(set(wavelengths)) != len(wavelengths):
+                raise ValueError(
+                    f"several input channels need distinct wavelengths (a file's channel is "
+                    f"decided by its WAVELNTH), got {wavelengths}"
+                )
+        object.__setattr__(self, "input_channels", channels)
+
     @classmethod
     def from_preset(cls, name_or_path: str, **overrides: Any) -> "PrepSettings":
         """Settings of a preset (name or JSON path); ``overrides`` replace single fields
         (None values are ignored, so command-line defaults can be passed through)."""
         preset = load_preset(name_or_path)
         data = preset["data"]
-        channels = data["input_channels"]
-        if len(channels) != 1:
-            raise ValueError(
-                f"preset {preset['name']!r} has {len(channels)} input channels; "
-                "multi-channel preparation is not available yet (one EUV channel only)"
-            )
         values = dict(
             preset=preset["name"], image_size=int(data["image_size"]),
-            radius_px=float(data["radius_px"]), input_channel=channels[0]["name"],
-            input_kind=channels[0]["kind"], input_wavelength=channels[0]["wavelength"],
+            radius_px=float(data["radius_px"]),
+            input_channels=tuple(InputChannel.from_dict(c) for c in data["input_channels"]),
             target_channel=data["target_channel"]["name"],
             magnetogram_limit_gauss=float(data["magnetogram_limit_gauss"]),
             euv_clip_dn_s=tuple(data["euv_clip_dn_s"]), euv_median_dn_s=data["euv_median_dn_s"],
@@ -82,9 +128,47 @@ class PrepSettings:
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
+    # -- the first (or only) channel, as single-channel code knew it ----------------------
+    @property
+    def input_channel(self) -> str:
+        """Name of the first (or only) input channel."""
+        return self.input_channels[0].name
+
+    @property
+    def input_kind(self) -> str:
+        """"aia" or "euvi": the kind of every input channel."""
+        return self.input_channels[0].kind
+
+    @property
+    def input_wavelength(self) -> int | None:
+        """Wavelength (A) of the first (or only) input channel."""
+        return self.input_channels[0].wavelength
+
+    @property
+    def channel_names(self) -> list[str]:
+        """The input channels' names, in the order of the input's last axis."""
+        return [channel.name for channel in self.input_channels]
+
+    def any_wavelength(self) -> "PrepSettings":
+        """These settings accepting EUV files of any wavelength (one input channel only:
+        with several, each file's wavelength decides its channel)."""
+        if len(self.input_channels) != 1:
+            raise ValueError(
+                f"preset {self.preset!r} has {len(self.input_channels)} input channels, each "
+                "chosen by the files' wavelength; accepting any wavelength needs one channel"
+            )
+        channel = dataclasses.replace(self.input_channels[0], wavelength=None)
+        return dataclasses.replace(self, input_channels=(channel,))
+
     @property
     def input_normalization(self) -> Normalization:
+        """The EUV scaling (log10 of the clipped DN/s), the same for every channel."""
         return euv_normalization(*self.euv_clip_dn_s)
+
+    @property
+    def input_normalizations(self) -> list[Normalization]:
+        """One normalisation record per input channel (the pair file's attribute)."""
+        return [self.input_normalization] * len(self.input_channels)
 
     @property
     def target_normalization(self) -> Normalization:
@@ -95,37 +179,69 @@ class PrepSettings:
         return SplitRule(self.test_months, self.val_months)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A JSON-able record (the pair file's ``metadata["settings"]``): the first input
+        channel as ``input_channel``, ``input_kind`` and ``input_wavelength`` (as files of
+        one channel always had it) and, with several channels, all of them as
+        ``input_channels`` (a list of ``{"name", "kind", "wavelength"}``)."""
+        record: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            if field.name == "input_channels":
+                record.update(input_channel=self.input_channel, input_kind=self.input_kind,
+                              input_wavelength=self.input_wavelength)
+            else:
+                record[field.name] = getattr(self, field.name)
+        if len(self.input_channels) > 1:
+            record["input_channels"] = [dataclasses.asdict(c) for c in self.input_channels]
+        return record
 
 
-def prepare_sample(pair: Pair, settings: PrepSettings) -> dict[str, Any]:
-    """Prepare and normalise one pair: the arguments of ``PairWriter.add``."""
-    euv_map = prepare_map(
-        pair.euv_path, settings.input_kind, settings.image_size, settings.radius_px,
-        expected_wavelength=settings.input_wavelength, mask_radius_rsun=settings.euv_mask_rsun,
-        median_scale_to=settings.euv_median_dn_s, degradation_table=settings.degradation_table,
-    )
+def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str, Any]:
+    """Prepare and normalise one pair: the arguments of ``PairWriter.add``.
+
+    Each EUV channel is prepared on its own (:func:`data_prep.prepare.prepare_map`:
+    calibrated to DN/s, resampled, masked, its on-disk median scaled to
+    ``euv_median_dn_s`` DN/s), then normalised (log10 of the clipped DN/s) and stacked in
+    the order of ``settings.input_channels`` into the (H, W, C) input. ``input_files``
+    names one source file per channel in that order; ``input_header`` is the prepared
+    header of the first channel's file; ``input_time`` its observation time.
+    """
+    if len(pair.euv_paths) != len(settings.input_channels):
+        raise ValueError(f"{len(pair.euv_paths)} EUV files for "
+                         f"{len(settings.input_channels)} input channels")
+    euv_maps = [
+        prepare_map(
+            path, channel.kind, settings.image_size, settings.radius_px,
+            expected_wavelength=channel.wavelength, mask_radius_rsun=settings.euv_mask_rsun,
+            median_scale_to=settings.euv_median_dn_s,
+            degradation_table=settings.degradation_table,
+        )
+        for path, channel in zip(pair.euv_paths, settings.input_channels)
+    ]
     magnetogram_map = prepare_map(
         pair.magnetogram_path, "hmi", settings.image_size, settings.radius_px,
         mask_radius_rsun=settings.magnetogram_mask_rsun,
     )
     return dict(
-        input_image=settings.input_normalization.normalize(euv_map.data)[..., None],
+        input_image=np.stack([normalization.normalize(euv_map.data) for normalization, euv_map
+                              in zip(settings.input_normalizations, euv_maps)], axis=-1),
         target_image=settings.target_normalization.normalize(magnetogram_map.data)[..., None],
         input_time=pair.euv_time, target_time=pair.magnetogram_time,
-        input_files=[Path(pair.euv_path).name], target_files=[Path(pair.magnetogram_path).name],
-        input_header=dict(euv_map.meta), target_header=dict(magnetogram_map.meta),
+        input_files=[Path(path).name for path in pair.euv_paths],
+        target_files=[Path(pair.magnetogram_path).name],
+        input_header=dict(euv_maps[0].meta), target_header=dict(magnetogram_map.meta),
     )
 
 
-def _prepare_or_reject(pair: Pair, settings: PrepSettings) -> tuple[Pair, dict | str]:
+def _prepare_or_reject(pair: Pair | ChannelSet, settings: PrepSettings) -> tuple[Pair | ChannelSet, dict | str]:
     try:
         return pair, prepare_sample(pair, settings)
     except (FitsInputError, ValueError) as err:
         return pair, str(err)
 
 
-def _results(pairs: Sequence[Pair], settings: PrepSettings, workers: int) -> Iterable[tuple[Pair, dict | str]]:
+def _results(
+    pairs: Sequence[Pair | ChannelSet], settings: PrepSettings, workers: int
+) -> Iterable[tuple[Pair | ChannelSet, dict | str]]:
     """(pair, sample or reason) in the order of ``pairs``, prepared by ``workers`` processes."""
     if workers <= 1:
         yield from (_prepare_or_reject(pair, settings) for pair in pairs)
@@ -147,7 +263,10 @@ def build_pair_file(
     """Pair, prepare and write; returns the report (also written to ``<out>.report.json``).
 
     Args:
-        euv_sources, magnetogram_sources: FITS files or folders of them.
+        euv_sources, magnetogram_sources: FITS files or folders of them; with several
+            input channels the EUV files of all channels, mixed (each file's header decides
+            its channel), and each magnetogram is paired with one file of every channel
+            (:func:`data_prep.pairing.pair_channels_by_time`).
         out: the HDF5 pair file; an existing or unfinished one is resumed.
         settings: from :meth:`PrepSettings.from_preset`.
         workers: processes (default: all cores).
@@ -155,15 +274,22 @@ def build_pair_file(
     """
     out = Path(out)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    report = pair_by_time(
-        euv_sources, magnetogram_sources, tolerance_s=settings.pair_tolerance_s,
-        euv_kind=settings.input_kind, expected_wavelength=settings.input_wavelength,
-    )
+    if len(settings.input_channels) == 1:
+        report = pair_by_time(
+            euv_sources, magnetogram_sources, tolerance_s=settings.pair_tolerance_s,
+            euv_kind=settings.input_kind, expected_wavelength=settings.input_wavelength,
+        )
+    else:
+        report = pair_channels_by_time(
+            euv_sources, magnetogram_sources,
+            [(channel.name, channel.wavelength) for channel in settings.input_channels],
+            tolerance_s=settings.pair_tolerance_s, euv_kind=settings.input_kind,
+        )
     failed: list[dict[str, str]] = []
     written = skipped = 0
     with PairWriter(
-        out, settings.image_size, [settings.input_channel], [settings.target_channel],
-        [settings.input_normalization], [settings.target_normalization],
+        out, settings.image_size, settings.channel_names, [settings.target_channel],
+        settings.input_normalizations, [settings.target_normalization],
         rsun_px=settings.radius_px, split_rule=settings.split_rule,
         metadata={"creator": "data_prep.prep.build_pair_file", "settings": settings.to_dict()},
     ) as writer:
@@ -172,8 +298,8 @@ def build_pair_file(
         bar = Progress(len(todo), "prep", unit="pairs", enabled=progress)
         for pair, result in _results(todo, settings, workers):
             if isinstance(result, str):
-                failed.append({"euv": pair.euv_path, "magnetogram": pair.magnetogram_path,
-                               "reason": result})
+                failed.append({"euv": " + ".join(pair.euv_paths),
+                               "magnetogram": pair.magnetogram_path, "reason": result})
             else:
                 writer.add(**result)
                 written += 1

@@ -71,6 +71,44 @@ def frame_header(solar_map: Any, image_size: int, radius_px: float, unit: str) -
     return header
 
 
+def finish_frame(
+    frame: np.ndarray,
+    kind: str,
+    radius_px: float,
+    mask_radius_rsun: float | None | str = "default",
+    fill_value: float = 0.0,
+    median_scale_to: float | None | str = "default",
+    histogram_reference: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Steps 4 and 5 of :func:`prepare_map` on an image already on the standard frame
+    (square (n, n), Sun centred at ((n - 1) / 2, (n - 1) / 2), radius ``radius_px``):
+    the mask beyond ``mask_radius_rsun`` and, for EUV kinds, the intensity matching (on-disk
+    median scaled to ``median_scale_to`` DN/s, or histogram matching). Arguments as for
+    :func:`prepare_map`; synthetic frames (the toy Sun) go through the same code.
+
+    Returns the finished frame (the input array may be modified in place) and the records of
+    the steps.
+    """
+    steps: list[str] = []
+    distance_rsun = radial_distance(frame.shape[0]) / radius_px
+    mask_radius = DEFAULT_MASK_RADIUS_RSUN[kind] if mask_radius_rsun == "default" else mask_radius_rsun
+    if mask_radius is not None:
+        frame[distance_rsun > mask_radius] = fill_value
+        steps.append(f"mask: beyond {mask_radius:g} R_sun set to {fill_value:g} {UNITS[kind]}")
+
+    if kind != "hmi":
+        on_disk = distance_rsun <= 1.0
+        if histogram_reference is not None:
+            frame, step = calibration.histogram_match(frame, on_disk, histogram_reference)
+            steps.append(step)
+        else:
+            target = calibration.MEDIAN_TARGET_DN_S if median_scale_to == "default" else median_scale_to
+            if target is not None:
+                frame, step = calibration.median_normalize(frame, on_disk, target)
+                steps.append(step)
+    return frame, steps
+
+
 def prepare_map(
     source: Any,
     kind: str,
@@ -159,22 +197,9 @@ def prepare_map(
         f"{size} x {size}, block mean + bilinear"
     )
 
-    distance_rsun = radial_distance(size) / radius_px
-    mask_radius = DEFAULT_MASK_RADIUS_RSUN[kind] if mask_radius_rsun == "default" else mask_radius_rsun
-    if mask_radius is not None:
-        frame[distance_rsun > mask_radius] = fill_value
-        steps.append(f"mask: beyond {mask_radius:g} R_sun set to {fill_value:g} {UNITS[kind]}")
-
-    if kind != "hmi":
-        on_disk = distance_rsun <= 1.0
-        if histogram_reference is not None:
-            frame, step = calibration.histogram_match(frame, on_disk, histogram_reference)
-            steps.append(step)
-        else:
-            target = calibration.MEDIAN_TARGET_DN_S if median_scale_to == "default" else median_scale_to
-            if target is not None:
-                frame, step = calibration.median_normalize(frame, on_disk, target)
-                steps.append(step)
+    frame, finishing = finish_frame(frame, kind, radius_px, mask_radius_rsun, fill_value,
+                                    median_scale_to, histogram_reference)
+    steps += finishing
     if not np.isfinite(frame).all():  # cannot happen by construction; never write a NaN
         raise FitsInputError(f"{name}: non-finite values after preparation")
     prepared = sunpy.map.Map(frame.astype(np.float32), header)

@@ -1,4 +1,5 @@
-"""The "toy Sun": synthetic pairs of EUV 304 A images and line-of-sight magnetograms.
+"""The "toy Sun": synthetic pairs of EUV images (304 A; 171, 193 A on request) and line-of-sight
+magnetograms.
 
 Training, tests and demonstrations need data that look solar without any download. A toy
 Sun is a full-disk frame (north up, west to the right, i.e. +x = increasing column index)
@@ -32,9 +33,26 @@ EUV 304 A intensity (DN/s):
     * optional dark filaments (elongated, on by default);
     * Poisson-like noise (variance proportional to the intensity).
 
+Coronal EUV 171 and 193 A intensity (DN/s, on request: ``coronal_wavelengths``), optically
+thin emission from the same field (:class:`CoronalChannel`, :data:`CORONAL_CHANNELS`):
+    * a diffuse quiet corona (on-disk medians ~250 DN/s at 171, ~180 at 193, as AIA level 1)
+      with limb brightening and an off-limb corona from the line-of-sight depth through a
+      stratified corona;
+    * active regions: a diffuse corona that grows, saturating, with the geometric mean of
+      the two polarities' smoothed field (bright over and between opposite polarities),
+      and loops from the leading to the following polarity, which may rise above the limb;
+    * coronal holes: unipolar patches of weak field (:class:`CoronalHole`, mean 4-10 G,
+      1-2 per Sun when coronal channels are made, polar ones with the polar field's sign)
+      are added to the field, and the diffuse corona is dimmed wherever the field is weak and
+      unipolar over a large area (to ~1/10 at 193, ~1/3 at 171);
+    * Poisson-like noise.
+They draw from random streams of their own, so the 304 image and the magnetogram of a Sun
+without coronal holes do not depend on them.
+
 :func:`make_toy_sun` draws one such Sun; :func:`write_toy_dataset` writes a pair file with
 the same scaling as real data (:func:`~data_prep.normalization.euv_normalization` for the
-input, :func:`~data_prep.normalization.magnetogram_normalization` +-100 G for the target).
+input, :func:`~data_prep.normalization.magnetogram_normalization` +-100 G for the target),
+or with a preset's scaling (``preset="jeong2020"``: AISFM's three channels, median scaling).
 Heliographic positions are projected orthographically (observer at 1 au, latitude
 ``b0_deg`` of the disk centre, 0 by default). Only numpy is needed.
 """
@@ -88,6 +106,28 @@ SPICULE_SCALE_RSUN = 0.015  # e-folding height of the bright limb (chromosphere,
 CORONA_SCALE_RSUN = 0.3  # e-folding height of the faint off-limb corona
 CORONA_DN_S = 12.0  # off-limb corona just above the limb
 MIN_DN_S = 0.05  # floor after noise: the intensity is never zero or negative
+
+# Coronal holes: unipolar patches of weak field (radial field, G).
+HOLE_RADIUS_DEG = (7.0, 14.0)  # radius of the patch, drawn uniformly
+HOLE_GAUSS = (4.0, 10.0)  # mean radial field over the patch (coronal holes: a few G)
+HOLE_ELEMENT_AREA_DEG2 = 4.0  # one unipolar concentration per 4 deg^2 of the patch
+POLAR_HOLE_LATITUDES_DEG = (58.0, 70.0)  # centres of polar holes (random holes: half of them)
+MIN_HOLE_REGION_SPACING_DEG = 15.0  # between a hole's edge and an active region's centre
+
+# Coronal EUV channels, 171 and 193 A (DN/s; optically thin, see :class:`CoronalChannel`).
+LOOP_SCALE_DEG = 3.5  # smoothing of each polarity's field for the loop proxy sqrt(P N)
+ACTIVE_HALF_GAUSS = 40.0  # sqrt(P N) at which the diffuse active corona is half saturated
+ACTIVE_EXPONENT = 1.5  # s = (sqrt(P N) / 40 G)^1.5; active emission ~ s / (1 + s)
+HOLE_SCALE_DEG = 4.0  # smoothing of each polarity's field for the unipolarity |P - N| / (P + N)
+HOLE_UNIPOLARITY = (0.35, 0.7)  # unipolarity ramp from closed (0) to fully open (1) field
+HOLE_MAX_GAUSS = 30.0  # smoothed P + N above which unipolar field is closed (a spot, not a hole)
+HOLE_CLOSURE_DEG = 8.0  # scale of the closed-field test sqrt(P N) around a unipolar area
+HOLE_CLOSURE_GAUSS = (4.0, 8.0)  # sqrt(P N) over 8 deg: ramp from open to closed (near an AR)
+HOLE_EXTENT_DEG = 3.0  # a hole is unipolar over this scale: thin unipolar rims do not open
+HOLE_EXTENT_FRACTION = (0.55, 0.85)  # unipolar fraction over 3 deg: ramp from closed to open
+LOOPS_PER_REGION = (8, 16)  # number of loops drawn per active region
+CORONAL_MOTTLE_DEG = 2.0  # scale of the diffuse quiet corona's random structure
+CORONAL_MOTTLE_CONTRAST = 0.12  # its rms (log-normal)
 
 
 @dataclasses.dataclass
@@ -194,6 +234,103 @@ class ActiveRegion:
 
 
 @dataclasses.dataclass
+class CoronalHole:
+    """A coronal hole: a unipolar patch of weak field, in heliographic coordinates.
+
+    Attributes:
+        latitude_deg, longitude_deg: heliographic position of the patch centre (deg).
+        radius_deg: radius of the patch (deg of arc).
+        gauss: mean radial field over the patch (G, > 0; coronal holes: a few G).
+        polarity: its sign (+1 / -1).
+        structure_seed: seed of the layout of its unipolar concentrations.
+    """
+
+    latitude_deg: float
+    longitude_deg: float
+    radius_deg: float
+    gauss: float
+    polarity: int
+    structure_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.polarity not in (1, -1):
+            raise ValueError(f"polarity must be +1 or -1, got {self.polarity}")
+        for name in ("radius_deg", "gauss"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not -85.0 <= self.latitude_deg <= 85.0:
+            raise ValueError(f"latitude_deg must be within +-85 deg, got {self.latitude_deg}")
+
+    def flux_elements(self) -> dict[str, np.ndarray]:
+        """The patch's field as Gaussian concentrations of one sign (as
+        :meth:`ActiveRegion.flux_elements`): one per ``HOLE_ELEMENT_AREA_DEG2``, placed
+        uniformly over the patch, sigma 0.4-0.8 deg, log-normal peaks (sigma 0.4) scaled so
+        that the mean field over the patch is ``gauss``."""
+        rng = np.random.default_rng(self.structure_seed)
+        area = math.pi * self.radius_deg**2
+        count = max(8, int(round(area / HOLE_ELEMENT_AREA_DEG2)))
+        distance = self.radius_deg * np.sqrt(rng.uniform(0.0, 1.0, count))
+        angle = rng.uniform(0.0, 2.0 * math.pi, count)
+        sigma = NETWORK_ELEMENT_DEG * rng.uniform(0.8, 1.6, count)
+        weight = np.exp(rng.normal(0.0, 0.4, count))
+        # flux of a Gaussian: peak * 2 pi sigma^2; total flux = gauss * area
+        peak = weight * self.gauss * area / np.sum(weight * 2.0 * math.pi * sigma**2)
+        latitude = np.clip(self.latitude_deg + distance * np.sin(angle), -89.0, 89.0)
+        longitude = self.longitude_deg + distance * np.cos(angle) / math.cos(
+            math.radians(self.latitude_deg)
+        )
+        return {
+            "latitude_deg": latitude,
+            "longitude_deg": longitude,
+            "sigma_deg": sigma,
+            "gauss": self.polarity * peak,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class CoronalChannel:
+    """How an optically thin coronal EUV channel of the toy Sun responds to the field.
+
+    The intensity (DN/s) is ``quiet_dn_s * G(r) * mottle * (1 - hole_depth * open)`` (the
+    diffuse corona, ``open`` in [0, 1] the coronal-hole proxy) plus ``quiet_dn_s *
+    active_gain * s / (1 + s)`` (the diffuse active-region corona) plus loops of peak
+    ``quiet_dn_s * loop_gain * sqrt(peak_gauss / 1000 G)`` (see :func:`make_toy_sun`).
+
+    Attributes:
+        wavelength: A.
+        quiet_dn_s: diffuse quiet corona at disk centre, DN/s.
+        scale_height_rsun: emission-measure scale height (R_sun): the limb brightening
+            ``G(r)`` (line-of-sight depth through a stratified corona) and the fall-off above
+            the limb.
+        active_gain: saturated diffuse active-region emission, in units of ``quiet_dn_s``.
+        loop_gain: peak of one loop of a 1000 G region, in units of ``quiet_dn_s``.
+        loop_width_deg: Gaussian sigma of a loop's cross-section (deg).
+        hole_depth: fraction of the diffuse corona missing where the field is open.
+    """
+
+    wavelength: int
+    quiet_dn_s: float
+    scale_height_rsun: float
+    active_gain: float
+    loop_gain: float
+    loop_width_deg: float
+    hole_depth: float
+
+
+# Fe IX 171 A (~0.7 MK): fine loops, shallow coronal holes; Fe XII 193 A (~1.5 MK): bright
+# diffuse active-region cores, dark coronal holes. On-disk medians ~250 and ~170 DN/s
+# (AIA level 1 of 2011-2014), holes at ~1/3 and ~1/10 of the quiet corona.
+CORONAL_CHANNELS = {
+    171: CoronalChannel(171, quiet_dn_s=185.0, scale_height_rsun=0.07, active_gain=8.0,
+                        loop_gain=4.0, loop_width_deg=0.3, hole_depth=0.65),
+    193: CoronalChannel(193, quiet_dn_s=125.0, scale_height_rsun=0.1, active_gain=30.0,
+                        loop_gain=3.0, loop_width_deg=0.5, hole_depth=0.9),
+}
+TOY_WAVELENGTHS = (304, 193, 171)
+TOY_CHANNELS = {f"AIA {wavelength}": wavelength for wavelength in TOY_WAVELENGTHS}
+
+
+@dataclasses.dataclass
 class ToySun:
     """One synthetic observation.
 
@@ -204,6 +341,9 @@ class ToySun:
         rsun_px: solar radius in pixels; the disk is centred at ((H - 1) / 2, (W - 1) / 2).
         active_regions: the bipoles drawn on the visible hemisphere.
         b0_deg: heliographic latitude of the disk centre (deg).
+        coronal_dn_s: the coronal channels asked for, by wavelength (171, 193 A): (H, W)
+            float32 intensities in DN/s, > 0 everywhere.
+        coronal_holes: the unipolar coronal-hole patches in the field.
     """
 
     euv_dn_s: np.ndarray
@@ -211,6 +351,19 @@ class ToySun:
     rsun_px: float
     active_regions: list[ActiveRegion]
     b0_deg: float = 0.0
+    coronal_dn_s: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    coronal_holes: list[CoronalHole] = dataclasses.field(default_factory=list)
+
+    def channel(self, wavelength: int) -> np.ndarray:
+        """The (H, W) DN/s image at ``wavelength`` (304, or a coronal channel made)."""
+        if int(wavelength) == 304:
+            return self.euv_dn_s
+        if int(wavelength) not in self.coronal_dn_s:
+            raise KeyError(
+                f"this toy Sun has no {wavelength} A image (made: "
+                f"{[304, *sorted(self.coronal_dn_s)]}); pass coronal_wavelengths to make_toy_sun"
+            )
+        return self.coronal_dn_s[int(wavelength)]
 
 
 # -- geometry ---------------------------------------------------------------------------------
@@ -367,19 +520,19 @@ def _place_active_regions(
     return regions
 
 
-def _active_region_field(
-    regions: Sequence[ActiveRegion], pixels: np.ndarray, b0_deg: float
-) -> np.ndarray:
-    """Radial field (G) of the regions at on-disk pixels given as unit vectors (N, 3)."""
+def _flux_field(structures: Sequence[Any], pixels: np.ndarray, b0_deg: float) -> np.ndarray:
+    """Radial field (G) at on-disk pixels given as unit vectors (N, 3) of structures (active
+    regions, coronal holes) that have a centre (``latitude_deg``, ``longitude_deg``) and
+    ``flux_elements()``: Gaussian concentrations on the sphere."""
     field = np.zeros(len(pixels))
-    for region in regions:
-        elements = region.flux_elements()
+    for structure in structures:
+        elements = structure.flux_elements()
         centres = heliographic_to_observer(
             elements["latitude_deg"], elements["longitude_deg"], b0_deg
         )
         sigma_rad = np.radians(elements["sigma_deg"])
         # only pixels within 4 sigma of some element matter (exp(-8) ~ 3e-4)
-        middle = heliographic_to_observer(region.latitude_deg, region.longitude_deg, b0_deg)
+        middle = heliographic_to_observer(structure.latitude_deg, structure.longitude_deg, b0_deg)
         reach = np.arccos(np.clip(centres @ middle, -1.0, 1.0)) + 4.0 * sigma_rad
         near = np.flatnonzero(pixels @ middle > math.cos(min(float(reach.max()), math.pi)))
         # Gaussian in the chord distance |p - q|^2 = 2 (1 - p.q), the angle for small angles
@@ -458,6 +611,205 @@ def _plage_brightening(field_gauss: np.ndarray) -> np.ndarray:
     return 1.0 + (PLAGE_MAX_BRIGHTENING - 1.0) * s / (1.0 + s)
 
 
+# -- the corona (171, 193 A) ------------------------------------------------------------------
+def random_coronal_hole(
+    rng: np.random.Generator,
+    north_leading_polarity: int = -1,
+    *,
+    polar: bool | None = None,
+) -> CoronalHole:
+    """Draw one coronal hole: polar (half of them unless ``polar`` is given; centre at
+    58-70 deg latitude, the polarity of the following spots of that hemisphere, i.e. the
+    polar field after the reversal) or at low latitude (within +-40 deg, either polarity);
+    longitude uniform in +-50 deg; radius 7-14 deg; mean field 4-10 G."""
+    if polar is None:
+        polar = bool(rng.uniform() < 0.5)
+    hemisphere = float(rng.choice([-1.0, 1.0]))
+    if polar:
+        latitude = hemisphere * float(rng.uniform(*POLAR_HOLE_LATITUDES_DEG))
+        polarity = -int(north_leading_polarity) * int(hemisphere)
+    else:
+        latitude = float(rng.uniform(-40.0, 40.0))
+        polarity = int(rng.choice([-1, 1]))
+    return CoronalHole(
+        latitude_deg=latitude,
+        longitude_deg=float(rng.uniform(-50.0, 50.0)),
+        radius_deg=float(rng.uniform(*HOLE_RADIUS_DEG)),
+        gauss=float(rng.uniform(*HOLE_GAUSS)),
+        polarity=polarity,
+        structure_seed=int(rng.integers(2**31)),
+    )
+
+
+def _place_coronal_holes(
+    rng: np.random.Generator, count: int, north_leading_polarity: int, b0_deg: float,
+    regions: Sequence[ActiveRegion],
+) -> list[CoronalHole]:
+    """``count`` random holes with their centre at mu >= 0.3, their edge (where possible) at
+    least 15 deg from every active region's centre and clear of the other holes."""
+    holes: list[CoronalHole] = []
+    region_centres = [heliographic_to_observer(r.latitude_deg, r.longitude_deg, b0_deg)
+                      for r in regions]
+    for _ in range(count):
+        attempt = 0
+        while True:
+            attempt += 1
+            hole = random_coronal_hole(rng, north_leading_polarity)
+            centre = heliographic_to_observer(hole.latitude_deg, hole.longitude_deg, b0_deg)
+            clear = all(
+                math.degrees(math.acos(min(1.0, float(centre @ other))))
+                > hole.radius_deg + MIN_HOLE_REGION_SPACING_DEG for other in region_centres
+            ) and all(
+                math.degrees(math.acos(min(1.0, float(centre @ heliographic_to_observer(
+                    other.latitude_deg, other.longitude_deg, b0_deg)))))
+                > hole.radius_deg + other.radius_deg for other in holes
+            )
+            if centre[2] >= MIN_REGION_MU and (clear or attempt > 100):
+                break
+        holes.append(hole)
+    return holes
+
+
+def _loop_impulses(
+    rng: np.random.Generator, regions: Sequence[ActiveRegion], image_size: int, rsun_px: float,
+    b0_deg: float,
+) -> np.ndarray:
+    """(H, W) impulse image of coronal loops: for each region 8-16 semicircular-like arcs
+    from the leading to the following polarity (footpoints scattered over the spots),
+    apex heights 0.4-1.0 x half the footpoint separation, brightness 0.4-1.2 x
+    sqrt(peak_gauss / 1000 G). Points are spaced <= 0.5 px with weights brightness x
+    spacing (px), so a line convolved with a peak-one Gaussian of sigma s px and divided by
+    s sqrt(2 pi) has a ridge of the loop's brightness; an optically thin loop seen edge-on
+    is brighter. Points behind the disk are hidden; loops may rise above the limb."""
+    impulses = np.zeros((image_size, image_size))
+    centre = (image_size - 1) / 2.0
+    for region in regions:
+        west, north = region._leading_offset()
+        jitter = 1.5 * region.spot_sigma_deg
+        for _ in range(int(rng.integers(LOOPS_PER_REGION[0], LOOPS_PER_REGION[1] + 1))):
+            ends = [
+                heliographic_to_observer(*region._offset(
+                    sign * west + rng.normal(0.0, jitter), sign * north + rng.normal(0.0, jitter)
+                ), b0_deg)
+                for sign in (1.0, -1.0)
+            ]
+            span = math.acos(min(1.0, float(ends[0] @ ends[1])))
+            if span < 1e-6:
+                continue
+            height = 0.5 * span * float(rng.uniform(0.4, 1.0))
+            brightness = float(rng.uniform(0.4, 1.2)) * math.sqrt(region.peak_gauss / 1000.0)
+            length_px = (span + 2.0 * height) * rsun_px
+            t = np.linspace(0.0, 1.0, max(16, int(math.ceil(2.0 * length_px))))
+            # spherical interpolation between the footpoints, lifted to 1 + h sin(pi t)
+            direction = (np.sin((1.0 - t) * span)[:, None] * ends[0]
+                         + np.sin(t * span)[:, None] * ends[1]) / math.sin(span)
+            points = direction * (1.0 + height * np.sin(math.pi * t))[:, None]
+            step_px = np.linalg.norm(np.diff(points, axis=0), axis=1) * rsun_px
+            points = points[1:]
+            visible = (points[:, 2] >= 0.0) | (np.hypot(points[:, 0], points[:, 1]) > 1.0)
+            rows = np.rint(centre - points[:, 1] * rsun_px).astype(int)
+            cols = np.rint(centre + points[:, 0] * rsun_px).astype(int)
+            inside = visible & (rows >= 0) & (rows < image_size) & (cols >= 0) & (cols < image_size)
+            np.add.at(impulses, (rows[inside], cols[inside]), brightness * step_px[inside])
+    return impulses
+
+
+def coronal_depth(rho: np.ndarray, scale_height_rsun: float) -> np.ndarray:
+    """Line-of-sight depth through an exponentially stratified corona of emission-measure
+    scale height ``h`` (R_sun), relative to disk centre, at distances ``rho`` (R_sun) from
+    the disk centre in the image plane. On the disk (front half only)
+    ``sqrt(1 + 2h/pi) / sqrt(mu^2 + 2h/pi)`` (1 at the centre, ~sqrt(pi / 2h) at the limb);
+    above the limb the whole line of sight, ``sqrt(2 pi h rho) exp(-(rho - 1) / h)`` over the
+    centre's depth ``h / sqrt(1 + 2h/pi)`` (twice the on-disk value at the limb)."""
+    h = float(scale_height_rsun)
+    rho = np.asarray(rho, dtype=np.float64)
+    mu_squared = np.clip(1.0 - rho**2, 0.0, None)
+    centre_depth = h / math.sqrt(1.0 + 2.0 * h / math.pi)
+    on_disk = h / np.sqrt(mu_squared + 2.0 * h / math.pi)
+    above = np.sqrt(2.0 * math.pi * h * rho) * np.exp(-np.clip(rho - 1.0, 0.0, None) / h)
+    return np.where(rho <= 1.0, on_disk, above) / centre_depth
+
+
+def open_field_fraction(radial_gauss: np.ndarray, px_per_deg: float) -> np.ndarray:
+    """Coronal-hole proxy in [0, 1] from the radial field (H, W, G): each polarity smoothed
+    over ``HOLE_SCALE_DEG`` (P, N), the unipolarity ``|P - N| / (P + N + 0.3 G)`` ramped
+    from 0 at 0.35 to 1 at 0.7, times ``1 / (1 + ((P + N) / 30 G)^2)`` so that only weak
+    unipolar field (not a spot) opens, times 1 - (``sqrt(P N)`` over ``HOLE_CLOSURE_DEG``
+    ramped from 0 at 4 G to 1 at 8 G) so that field with an active region's opposite
+    polarity nearby stays closed; then only where that holds over a large area: the
+    map smoothed over ``HOLE_EXTENT_DEG`` ramped from 0 at 0.55 to 1 at 0.85 (the thin
+    unipolar rims around active regions stay closed, a hole's interior opens)."""
+    positive, negative = _polarities(radial_gauss, HOLE_SCALE_DEG * px_per_deg)
+    total = positive + negative
+    unipolarity = np.abs(positive - negative) / (total + 0.3)
+    low, high = HOLE_UNIPOLARITY
+    ramp = np.clip((unipolarity - low) / (high - low), 0.0, 1.0)
+    weak = 1.0 / (1.0 + (total / HOLE_MAX_GAUSS) ** 2)
+    low, high = HOLE_CLOSURE_GAUSS
+    closed = np.clip((bipolar_field(radial_gauss, px_per_deg, HOLE_CLOSURE_DEG) - low)
+                     / (high - low), 0.0, 1.0)
+    extent = gaussian_smooth(ramp * weak * (1.0 - closed), HOLE_EXTENT_DEG * px_per_deg)
+    low, high = HOLE_EXTENT_FRACTION
+    return np.clip((extent - low) / (high - low), 0.0, 1.0)
+
+
+def bipolar_field(
+    radial_gauss: np.ndarray, px_per_deg: float, scale_deg: float = LOOP_SCALE_DEG
+) -> np.ndarray:
+    """Closed-field (loop) proxy (H, W, G): ``sqrt(P N)`` of each polarity of the radial
+    field smoothed over ``scale_deg``; large only where strong field of both signs is
+    near, i.e. over and between the polarities of an active region."""
+    positive, negative = _polarities(radial_gauss, scale_deg * px_per_deg)
+    return np.sqrt(positive * negative)
+
+
+def _polarities(radial_gauss: np.ndarray, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P, N): the positive and the negative field's magnitude (G), each smoothed with a
+    Gaussian of ``sigma_px`` and kept >= 0 (the FFT leaves tiny negative ripples)."""
+    positive = gaussian_smooth(np.clip(radial_gauss, 0.0, None), sigma_px)
+    negative = gaussian_smooth(np.clip(-radial_gauss, 0.0, None), sigma_px)
+    return np.clip(positive, 0.0, None), np.clip(negative, 0.0, None)
+
+
+def _coronal_images(
+    wavelengths: Sequence[int], radial: np.ndarray, rho: np.ndarray, on_disk: np.ndarray,
+    regions: Sequence[ActiveRegion], rsun_px: float, b0_deg: float,
+    streams: Sequence[np.random.Generator], noise_gain: float,
+) -> dict[int, np.ndarray]:
+    """The 171 / 193 A images (DN/s, float32) asked for, from the radial field (see
+    :class:`CoronalChannel`). ``streams``: loop, mottle and one noise stream per channel of
+    ``CORONAL_CHANNELS`` (so each channel's noise does not depend on the others asked)."""
+    if not wavelengths:
+        return {}
+    loop_rng, mottle_rng, *noise_rngs = streams
+    noise_by_wavelength = dict(zip(sorted(CORONAL_CHANNELS), noise_rngs))
+    image_size = radial.shape[0]
+    px_per_deg = _px_per_deg(rsun_px)
+    impulses = _loop_impulses(loop_rng, regions, image_size, rsun_px, b0_deg)
+    mottle = gaussian_smooth(mottle_rng.standard_normal(radial.shape),
+                             CORONAL_MOTTLE_DEG * px_per_deg)
+    mottle *= CORONAL_MOTTLE_CONTRAST / max(float(mottle[on_disk].std()), 1e-12)
+    opened = np.where(on_disk, open_field_fraction(radial, px_per_deg), 0.0)
+    s = (bipolar_field(radial, px_per_deg) / ACTIVE_HALF_GAUSS) ** ACTIVE_EXPONENT
+    active = s / (1.0 + s)
+    images = {}
+    for wavelength in sorted(set(wavelengths)):
+        channel = CORONAL_CHANNELS[wavelength]
+        width_px = max(channel.loop_width_deg * px_per_deg, 0.5)
+        loops = _convolve_peak_one(impulses, width_px) / (width_px * math.sqrt(2.0 * math.pi))
+        image = channel.quiet_dn_s * (
+            coronal_depth(rho, channel.scale_height_rsun) * np.exp(mottle)
+            * (1.0 - channel.hole_depth * opened)
+            + channel.active_gain * active
+            + channel.loop_gain * np.clip(loops, 0.0, None)
+        )
+        if noise_gain > 0:
+            noise = noise_by_wavelength[wavelength].standard_normal(image.shape)
+            image = image + np.sqrt(noise_gain * image) * noise
+        images[wavelength] = np.clip(image, MIN_DN_S, None).astype(np.float32)
+    return images
+
+
 # -- the toy Sun ------------------------------------------------------------------------------
 def make_toy_sun(
     image_size: int = 256,
@@ -473,8 +825,12 @@ def make_toy_sun(
     network_gauss: float | None = None,
     noise_gauss: float | None = None,
     euv_noise_gain: float = 0.3,
+    coronal_wavelengths: Sequence[int] = (),
+    n_coronal_holes: int | None = None,
+    coronal_holes: Sequence[CoronalHole] | None = None,
 ) -> ToySun:
-    """Draw one toy Sun: a paired EUV 304 A image and line-of-sight magnetogram.
+    """Draw one toy Sun: a paired EUV 304 A image and line-of-sight magnetogram, and on
+    request 171 / 193 A coronal images of the same field.
 
     Args:
         image_size: pixels a side (>= 16); both images are (image_size, image_size).
@@ -493,6 +849,28 @@ def make_toy_sun(
         noise_gauss: rms of the magnetogram noise (G); None: :func:`hmi_noise_gauss` for
             this frame's solar radius.
         euv_noise_gain: EUV noise variance per unit intensity (DN/s); 0: no noise.
+        coronal_wavelengths: coronal channels to make besides 304 A: any of 171, 193
+            (:data:`CORONAL_CHANNELS`), in ``ToySun.coronal_dn_s``.
+        n_coronal_holes: number of random coronal holes (unipolar weak-field patches,
+            :func:`random_coronal_hole`); None: 1-2 when coronal channels are made, else
+            none (so the 304-only toy Sun is the same as before coronal channels existed).
+        coronal_holes: place exactly these holes instead of random ones.
+
+    The new ingredients draw from random streams of their own, spawned after the others:
+    for a given seed, a Sun without coronal holes has the same field and 304 image whatever
+    coronal channels are made, and each coronal channel's noise is its own.
+
+    Coronal channels (optically thin; :class:`CoronalChannel` gives each one's numbers):
+        * a diffuse quiet corona with limb brightening and an off-limb corona from the
+          line-of-sight depth through a stratified corona (:func:`coronal_depth`) and a
+          weak random structure (12 % rms on 2 deg);
+        * coronal holes: the diffuse corona is dimmed (193: by 90 %, 171: by 65 %) where
+          the field is weak and unipolar on a 4 deg scale (:func:`open_field_fraction`);
+        * active regions: a diffuse corona saturating with ``sqrt(P N)``, the geometric
+          mean of the two polarities' field smoothed over 2.5 deg (:func:`bipolar_field`),
+          bright over and between opposite polarities, plus loops from the leading to the
+          following polarity (finer and more contrasted in 171);
+        * Poisson-like noise with the same ``euv_noise_gain``.
 
     Returns:
         A :class:`ToySun` with float32 (image_size, image_size) images in DN/s and Gauss.
@@ -509,9 +887,15 @@ def make_toy_sun(
         raise ValueError("noise_gauss, network_gauss and euv_noise_gain must be >= 0")
     if not -30.0 <= b0_deg <= 30.0:
         raise ValueError(f"b0_deg must be within +-30 deg (the Sun's: +-7.3), got {b0_deg}")
+    coronal = _coronal_wavelengths(coronal_wavelengths)
     rng = np.random.default_rng(seed)
     # independent streams, so switching one ingredient off leaves the others unchanged
     region_rng, network_rng, filament_rng, euv_rng, noise_rng = rng.spawn(5)
+    # the corona's streams come after (spawned only when needed, so a 304-only Sun drawn
+    # from a caller's Generator leaves it as it always did)
+    corona_streams: list[np.random.Generator] = []
+    if coronal or n_coronal_holes or coronal_holes:
+        corona_streams = rng.spawn(3 + len(CORONAL_CHANNELS))
     px_per_deg = _px_per_deg(rsun_px)
 
     if active_regions is not None:
@@ -523,6 +907,8 @@ def make_toy_sun(
         if count < 0:
             raise ValueError(f"n_active_regions must be >= 0, got {count}")
         regions = _place_active_regions(region_rng, count, north_leading_polarity, b0_deg)
+    holes = _choose_coronal_holes(corona_streams, coronal, n_coronal_holes, coronal_holes,
+                                  north_leading_polarity, b0_deg, regions)
 
     # geometry: unit vectors of the on-disk pixels, mu = z
     x, y = _image_plane(image_size, rsun_px)
@@ -533,7 +919,9 @@ def make_toy_sun(
 
     # radial field (G): active regions + network; line of sight: B_r * mu, plus noise
     radial = _network_field(network_rng, image_size, rsun_px, network_elements, network_gauss)
-    radial[on_disk] += _active_region_field(regions, pixels, b0_deg)
+    radial[on_disk] += _flux_field(regions, pixels, b0_deg)
+    if holes:
+        radial[on_disk] += _flux_field(holes, pixels, b0_deg)
     radial[~on_disk] = 0.0
     magnetogram = radial * mu + noise_rng.normal(0.0, noise_gauss, radial.shape)
     magnetogram = np.where(on_disk, magnetogram, 0.0)
@@ -564,18 +952,70 @@ def make_toy_sun(
         rsun_px=rsun_px,
         active_regions=regions,
         b0_deg=float(b0_deg),
+        coronal_dn_s=_coronal_images(
+            coronal, radial, rho, on_disk, regions, rsun_px, b0_deg, corona_streams[1:],
+            euv_noise_gain,
+        ),
+        coronal_holes=holes,
     )
+
+
+def _coronal_wavelengths(wavelengths: Sequence[int]) -> tuple[int, ...]:
+    """The coronal wavelengths asked for, checked, without duplicates (304 is dropped: the
+    304 image is always made)."""
+    if isinstance(wavelengths, (int, str)):
+        wavelengths = [wavelengths]
+    chosen: list[int] = []
+    for value in wavelengths:
+        try:
+            wavelength = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"not a wavelength: {value!r}; the toy Sun makes "
+                             f"{list(TOY_WAVELENGTHS)} A") from None
+        if wavelength != 304 and wavelength not in CORONAL_CHANNELS:
+            raise ValueError(f"the toy Sun has no {wavelength} A channel; it makes "
+                             f"{list(TOY_WAVELENGTHS)} A")
+        if wavelength != 304 and wavelength not in chosen:
+            chosen.append(wavelength)
+    return tuple(chosen)
+
+
+def _choose_coronal_holes(
+    streams: Sequence[np.random.Generator], coronal: tuple[int, ...],
+    n_coronal_holes: int | None, coronal_holes: Sequence[CoronalHole] | None,
+    north_leading_polarity: int, b0_deg: float, regions: Sequence[ActiveRegion],
+) -> list[CoronalHole]:
+    """The holes of :func:`make_toy_sun` (see its arguments)."""
+    if coronal_holes is not None:
+        if n_coronal_holes is not None and n_coronal_holes != len(coronal_holes):
+            raise ValueError("give either n_coronal_holes or coronal_holes, not both")
+        return list(coronal_holes)
+    if n_coronal_holes is None:
+        if not coronal:
+            return []
+        n_coronal_holes = int(streams[0].integers(1, 3))
+    if n_coronal_holes < 0:
+        raise ValueError(f"n_coronal_holes must be >= 0, got {n_coronal_holes}")
+    if n_coronal_holes == 0:
+        return []
+    return _place_coronal_holes(streams[0], n_coronal_holes, north_leading_polarity, b0_deg,
+                                regions)
 
 
 # -- headers, times, pair files ---------------------------------------------------------------
 def toy_header(
-    image_size: int, rsun_px: float, time: Any, kind: str, b0_deg: float = 0.0
+    image_size: int, rsun_px: float, time: Any, kind: str, b0_deg: float = 0.0,
+    wavelength: int = 304,
 ) -> dict[str, Any]:
     """A FITS-like header (dict) for a toy image: helioprojective TAN WCS with the disk
     centre at CRPIX = (n + 1) / 2 and CDELT chosen so ``rsun_px`` pixels = RSUN_OBS; an
-    observer at 1 au. ``kind``: "euv" (304 A, DN/s) or "magnetogram" (6173 A, Gauss)."""
+    observer at 1 au. ``kind``: "euv" (``wavelength`` A, one of 304, 193, 171; DN/s) or
+    "magnetogram" (6173 A, Gauss)."""
     if kind not in ("euv", "magnetogram"):
         raise ValueError(f"kind must be 'euv' or 'magnetogram', got {kind!r}")
+    if kind == "euv" and wavelength not in TOY_WAVELENGTHS:
+        raise ValueError(f"the toy Sun has no {wavelength} A channel; it makes "
+                         f"{list(TOY_WAVELENGTHS)} A")
     if not rsun_px > 0:
         raise ValueError(f"rsun_px must be > 0, got {rsun_px}")
     euv = kind == "euv"
@@ -598,10 +1038,10 @@ def toy_header(
         "DATE-OBS": iso_time(time),
         "TELESCOP": "toy Sun",
         "INSTRUME": "toy AIA" if euv else "toy HMI",
-        "WAVELNTH": 304 if euv else 6173,
+        "WAVELNTH": int(wavelength) if euv else 6173,
         "WAVEUNIT": "angstrom",
         "BUNIT": "DN/s" if euv else "Gauss",
-        "CONTENT": "synthetic EUV 304 A intensity" if euv else "synthetic LOS magnetogram",
+        "CONTENT": f"synthetic EUV {wavelength} A intensity" if euv else "synthetic LOS magnetogram",
         "RSUN_OBS": RSUN_OBS_ARCSEC,
         "R_SUN": float(rsun_px),
         "RSUN_REF": RSUN_REF_M,
@@ -670,56 +1110,148 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def toy_channel_names(channels: Sequence[str | int]) -> list[str]:
+    """Toy-Sun channel names ("AIA 304", "AIA 193", "AIA 171") from names or wavelengths
+    (``304``, ``"193"``, ``"AIA 171"``), in the order given. Raises ValueError for another
+    channel or a repeated one."""
+    if isinstance(channels, (str, int)):
+        channels = [channels]
+    names: list[str] = []
+    for channel in channels:
+        text = str(channel).strip()
+        name = f"AIA {text}" if text.isdigit() else " ".join(text.split()).upper()
+        if name not in TOY_CHANNELS:
+            raise ValueError(f"the toy Sun has no channel {channel!r}; it makes "
+                             f"{', '.join(TOY_CHANNELS)} (or give the wavelengths)")
+        if name in names:
+            raise ValueError(f"the channel {name} is asked for twice")
+        names.append(name)
+    if not names:
+        raise ValueError("give at least one input channel")
+    return names
+
+
 def write_toy_dataset(
     path: str | os.PathLike,
     n_pairs: int,
     image_size: int = 256,
     seed: int = 0,
-    split_rule: SplitRule = SplitRule(),
+    split_rule: SplitRule | None = None,
+    *,
+    input_channels: Sequence[str | int] | None = None,
+    preset: str | os.PathLike | None = None,
     **toy_kwargs: Any,
 ) -> Path:
     """Write ``n_pairs`` toy-Sun pairs to the HDF5 pair file ``path`` (see data_prep.pairs).
 
-    Input: channel "AIA 304", log10 scaling of 1-1000 DN/s; target: channel "HMI LOS",
-    linear +-100 G (the seed's scaling). Sample ``i`` is drawn from
-    ``np.random.default_rng([seed, i])`` at time ``toy_times(n_pairs)[i]``, so a run that
-    was interrupted resumes (samples already present are skipped) with identical results;
-    resume with the same arguments. ``toy_kwargs`` go to :func:`make_toy_sun`. Raises
-    ValueError for ``n_pairs`` < 1 or an image size that is not an integer >= 16. Returns
-    the finished file's path.
+    Without ``preset``: the seed's scaling, input log10 of 1-1000 DN/s per channel (no
+    median scaling), target linear +-100 G, solar radius 392/1024 of the frame, splits of
+    ``split_rule`` (default: test September, October; validation August).
+
+    With ``preset`` (a preset name such as "jeong2020", or a JSON path): the scaling that
+    ``prep`` applies to real data with that preset (:class:`data_prep.prep.PrepSettings`,
+    :func:`data_prep.prepare.finish_frame`): EUV pixels beyond ``euv_mask_rsun`` set to 0,
+    each channel's on-disk median scaled to ``euv_median_dn_s`` DN/s before its log10 of
+    ``euv_clip_dn_s``, the magnetogram masked beyond ``magnetogram_mask_rsun`` and clipped
+    to +-``magnetogram_limit_gauss``; the solar radius is the preset's fraction of the
+    frame (450/1024 for jeong2020) at ``image_size``; the preset's input channels and split
+    months unless given. ``metadata["settings"]`` records the settings (with this file's
+    image size and solar radius).
+
+    Args:
+        input_channels: channel names or wavelengths, in the order of the input's last
+            axis: any of "AIA 304", "AIA 193", "AIA 171" (or 304, 193, 171). Default: the
+            preset's, else ("AIA 304",), the seed's single-channel file, unchanged.
+        toy_kwargs: go to :func:`make_toy_sun` (the coronal channels it makes follow
+            ``input_channels``; coronal holes are drawn when a coronal channel is asked for).
+
+    Sample ``i`` is drawn from ``np.random.default_rng([seed, i])`` at time
+    ``toy_times(n_pairs)[i]``, so a run that was interrupted resumes (samples already
+    present are skipped) with identical results; resume with the same arguments. Each
+    sample's ``input_files`` names one file per channel; its ``input_header`` is that of
+    the first channel. Raises ValueError for ``n_pairs`` < 1, an image size that is not an
+    integer >= 16, or an unknown channel or preset. Returns the finished file's path.
     """
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
         raise ValueError(f"n_pairs must be an integer >= 1, got {n_pairs!r}")
     image_size = _check_image_size(image_size)
-    for reserved in ("image_size", "seed"):
+    for reserved in ("image_size", "seed", "coronal_wavelengths"):
         if reserved in toy_kwargs:
-            raise ValueError(f"give {reserved} as an argument of write_toy_dataset")
+            raise ValueError(f"give {reserved} as an argument of write_toy_dataset"
+                             if reserved != "coronal_wavelengths" else
+                             "choose the channels with input_channels, not coronal_wavelengths")
+    settings = None
+    if preset is not None:
+        from data_prep.prep import PrepSettings
+
+        settings = PrepSettings.from_preset(str(preset))
+        toy_kwargs.setdefault("rsun_fraction", settings.radius_px / settings.image_size)
+        # the recorded settings describe this file: its frame, not the preset's
+        settings = dataclasses.replace(settings, image_size=image_size, radius_px=float(
+            toy_kwargs["rsun_fraction"] * image_size))
+    if input_channels is not None:
+        names = toy_channel_names(input_channels)
+    else:
+        names = toy_channel_names(settings.channel_names) if settings else ["AIA 304"]
+    wavelengths = [TOY_CHANNELS[name] for name in names]
+    coronal = [wavelength for wavelength in wavelengths if wavelength != 304]
+    if coronal:
+        toy_kwargs["coronal_wavelengths"] = coronal
+    if split_rule is None:
+        split_rule = settings.split_rule if settings else SplitRule()
     rsun_px = float(toy_kwargs.get("rsun_fraction", RSUN_FRACTION) * image_size)
     b0_deg = float(toy_kwargs.get("b0_deg", 0.0))
-    euv_scaling, magnetogram_scaling = euv_normalization(), magnetogram_normalization(100.0)
+    if settings:
+        euv_scaling, magnetogram_scaling = settings.input_normalization, settings.target_normalization
+    else:
+        euv_scaling, magnetogram_scaling = euv_normalization(), magnetogram_normalization(100.0)
     metadata = {
         "source": "toy Sun",
         "creator": "data_prep.toysun.write_toy_dataset",
         "seed": int(seed),
         "toy_parameters": json.loads(json.dumps(_jsonable(toy_kwargs), default=str)),
     }
+    if settings:
+        metadata["settings"] = settings.to_dict()
+    files = ["euv"] if names == ["AIA 304"] else [f"euv{wavelength}" for wavelength in wavelengths]
     times = toy_times(n_pairs, split_rule=split_rule)
     with PairWriter(
-        path, image_size, ["AIA 304"], ["HMI LOS"], [euv_scaling], [magnetogram_scaling],
+        path, image_size, names, ["HMI LOS"], [euv_scaling] * len(names), [magnetogram_scaling],
         rsun_px=rsun_px, split_rule=split_rule, metadata=metadata,
     ) as writer:
         for index, time in enumerate(times):
             if writer.has(time):
                 continue
             sun = make_toy_sun(image_size, np.random.default_rng([seed, index]), **toy_kwargs)
+            euv = [sun.channel(wavelength) for wavelength in wavelengths]
+            magnetogram = sun.magnetogram_gauss
+            if settings:
+                euv, magnetogram = _prep_scaled(euv, magnetogram, rsun_px, settings)
             writer.add(
-                euv_scaling.normalize(sun.euv_dn_s)[..., None],
-                magnetogram_scaling.normalize(sun.magnetogram_gauss)[..., None],
+                np.stack([euv_scaling.normalize(image) for image in euv], axis=-1),
+                magnetogram_scaling.normalize(magnetogram)[..., None],
                 input_time=time,
                 target_time=time,
-                input_files=[f"toysun-{index}-euv"],
+                input_files=[f"toysun-{index}-{name}" for name in files],
                 target_files=[f"toysun-{index}-mag"],
-                input_header=toy_header(image_size, rsun_px, time, "euv", b0_deg),
+                input_header=toy_header(image_size, rsun_px, time, "euv", b0_deg, wavelengths[0]),
                 target_header=toy_header(image_size, rsun_px, time, "magnetogram", b0_deg),
             )
     return writer.path
+
+
+def _prep_scaled(
+    euv_dn_s: Sequence[np.ndarray], magnetogram_gauss: np.ndarray, rsun_px: float, settings: Any
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The toy images after the mask and median scaling that ``prep`` applies with
+    ``settings`` (a :class:`data_prep.prep.PrepSettings`), in DN/s and Gauss."""
+    from data_prep.prepare import finish_frame
+
+    euv = [
+        finish_frame(np.array(image, dtype=np.float32), "aia", rsun_px, settings.euv_mask_rsun,
+                     median_scale_to=settings.euv_median_dn_s)[0]
+        for image in euv_dn_s
+    ]
+    magnetogram = finish_frame(np.array(magnetogram_gauss, dtype=np.float32), "hmi", rsun_px,
+                               settings.magnetogram_mask_rsun)[0]
+    return euv, magnetogram

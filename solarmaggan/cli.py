@@ -7,7 +7,8 @@ Subcommands:
     prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
     train     train (or resume) a model on an HDF5 pair file, with a preset
     evaluate  the field's metrics of a trained model on an HDF5 split, report and figures
-    generate  EUV 304 FITS (EUVI far side, AIA near side) -> magnetogram FITS + PNG
+    generate  EUV FITS (EUVI far side, AIA near side; 304, or 304/195|193/171 sets for
+              three-channel models) -> magnetogram FITS + PNG
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
     demo      every stage on the built-in toy Sun, on a CPU
 
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(commands.add_parser(
         "evaluate", help="metrics of a trained model on an HDF5 split (report.json, figures)"))
     add_generate_arguments(commands.add_parser(
-        "generate", help="EUV 304 FITS files -> AI-generated magnetogram FITS and PNG"))
+        "generate", help="EUV FITS files -> AI-generated magnetogram FITS and PNG"))
     add_export_arguments(commands.add_parser(
         "export", help="trained generator -> SavedModel and TFLite (saved_models/NAME)"))
     demo = commands.add_parser("demo", help="the whole system on the built-in toy Sun (CPU)")
@@ -185,14 +186,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="EUVI or AIA 304 FITS files or folders")
+                        help="EUVI or AIA FITS files or folders: 304 A for a one-channel "
+                             "model; 304, 195 (EUVI) or 193 (AIA) and 171 A for a "
+                             "three-channel model (grouped by header time)")
     add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--off-disk", choices=["nan", "zero"], default="nan",
                         help="value beyond the disk (nan)")
     parser.add_argument("--no-quicklook", action="store_true", help="no PNG")
-    parser.add_argument("--any-wavelength", action="store_true", help="accept any wavelength")
+    parser.add_argument("--any-wavelength", action="store_true",
+                        help="accept any wavelength (one-channel models)")
+    parser.add_argument("--tolerance-s", type=float, default=None,
+                        help="three-channel models: largest time difference within a set of "
+                             "files, seconds (default: the model's pair_tolerance_s; EUVI 171 "
+                             "is often taken only every 2 hours)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_generate)
 
@@ -203,7 +211,7 @@ def run_generate(args: argparse.Namespace) -> int:
     report = generate(args.model, args.inputs, args.out, batch_size=args.batch_size,
                       overwrite=args.overwrite, off_disk=args.off_disk,
                       quicklook=not args.no_quicklook, any_wavelength=args.any_wavelength,
-                      progress=not args.quiet)
+                      progress=not args.quiet, tolerance_s=args.tolerance_s)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

@@ -3,9 +3,10 @@
 A configuration is a dict with the sections of a preset file (``data_prep/presets/*.json``):
 
     ``data``      image size, solar radius, channels, normalisation (see data_prep.prep)
-    ``model``     U-Net and PatchGAN settings (depth, filters, normalisation, dropout)
-    ``training``  steps, batch, optimiser, schedule, precision, XLA, logging, validation,
-                  checkpoints
+    ``model``     architecture (U-Net + PatchGAN, or pix2pixHD + multi-scale PatchGAN) and
+                  its settings (depth, filters, normalisation, dropout, padding, scales)
+    ``training``  steps, batch, optimiser, loss terms and weights, schedule, precision,
+                  XLA, strategy, logging, validation, checkpoints
 
 Overrides are ``section.key=value`` strings; the value is read as JSON when it parses
 (``training.steps=2000``, ``model.depth=null``, ``training.xla=true``), else as text

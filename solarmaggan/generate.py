@@ -1,11 +1,21 @@
-"""``solarmaggan generate``: EUV 304 FITS (STEREO/EUVI far side, or SDO/AIA near side) ->
+"""``solarmaggan generate``: EUV FITS (STEREO/EUVI far side, or SDO/AIA near side) ->
 AI-generated line-of-sight magnetograms as FITS files in Gauss, with PNG quicklooks.
 
 Each input goes through the preparation the model was trained with (its ``config.json``:
 frame size, solar radius, calibration, median scaling, EUV normalisation), the generator
 runs on batches, and the output is de-normalised with the recorded clip limits.
 
-Output FITS (one per input, ``<input stem>_magnetogram.fits``; float32, BUNIT Gauss):
+Models of one EUV channel (Kim et al. 2019: 304 A) take each file on its own. Models of
+several channels (AISFM 2.0/3.0: AIA 304, 193, 171 near side; EUVI 304, 195, 171 far side)
+take sets: the given files are grouped by instrument, then by header wavelength and time
+into one file of each channel (:func:`data_prep.pairing.group_channels`: each file of the
+first channel with the closest file of every other channel within the configuration's
+``pair_tolerance_s``); each channel is prepared and normalised on its own and stacked in
+the model's channel order; a file not in a complete set is reported as failed, naming it
+and the channel it lacks. The output is named after, and has the observer geometry of,
+the set's first-channel (304) file; HISTORY cards name every file of the set.
+
+Output FITS (one per input or set, ``<input stem>_magnetogram.fits``; float32, BUNIT Gauss):
     * the WCS of the prepared frame with the input's observer (DATE-OBS, HGLN_OBS,
       HGLT_OBS, DSUN_OBS, RSUN_REF), so ``sunpy.map.Map`` places it on the Sun;
     * off-disk pixels (beyond the magnetogram mask radius, 0.98 R_sun) are NaN by default
@@ -28,7 +38,7 @@ import numpy as np
 from data_prep.atomic import atomic_path
 from data_prep.fitsio import FitsInputError, identify, read_header
 from data_prep.geometry import radial_distance
-from data_prep.pairing import expand_paths
+from data_prep.pairing import expand_paths, group_channels
 from data_prep.prepare import prepare_map
 from data_prep.progress import Progress
 from solarmaggan._version import __version__
@@ -43,16 +53,90 @@ DROPPED_KEYWORDS = ("wavelnth", "waveunit", "detector", "exptime", "quality", "c
 
 
 def channel_for(header, config: dict[str, Any], name: str) -> dict[str, Any]:
-    """The configured channel (near-side "aia" or far-side "euvi") an input file belongs to."""
+    """The configured channel (near-side "aia" or far-side "euvi") an input file belongs to:
+    the channel of its instrument, and with several channels of that instrument the one of
+    its WAVELNTH."""
     kind = identify(header)
     data = config["data"]
     channels = data["input_channels"] + data.get("far_side_channels", [])
-    for channel in channels:
-        if channel["kind"] == kind:
+    candidates = [channel for channel in channels if channel["kind"] == kind]
+    if not candidates:
+        kinds = sorted({channel["kind"].upper() for channel in channels})
+        raise FitsInputError(f"{name}: a {kind.upper() if kind else 'non-solar-EUV'} file; "
+                             f"this model takes {' or '.join(kinds)} images")
+    if len(candidates) == 1:
+        return candidates[0]
+    wavelength = header.get("WAVELNTH")
+    for channel in candidates:
+        if wavelength is not None and int(round(float(wavelength))) == channel["wavelength"]:
             return channel
-    kinds = sorted({channel["kind"].upper() for channel in channels})
-    raise FitsInputError(f"{name}: a {kind.upper() if kind else 'non-solar-EUV'} file; this "
-                         f"model takes {' or '.join(kinds)} images")
+    raise FitsInputError(f"{name}: wrong wavelength: {wavelength} A; this model takes "
+                         f"{', '.join(channel['name'] for channel in candidates)}")
+
+
+def channel_sets(
+    paths: Sequence[Path], config: dict[str, Any], tolerance_s: float
+) -> tuple[list[tuple[Path, list[Path]]], list[dict[str, str]]]:
+    """Group the inputs of a multi-channel model into sets, one file of each channel.
+
+    Files are sorted by instrument (AIA: the configuration's ``input_channels``; EUVI: its
+    ``far_side_channels``), then grouped by header wavelength and time with
+    :func:`data_prep.pairing.group_channels` within ``tolerance_s`` seconds (no quality or
+    exposure checks, as for single files).
+
+    Returns:
+        ``(sets, failures)``: each set as (first-channel file, [file of each channel in the
+        model's order]), in time order per instrument; each failure as ``{"path",
+        "reason"}``, the reason naming the file and, for an incomplete set, what it lacks.
+    """
+    data = config["data"]
+    channels_of = {"aia": data["input_channels"], "euvi": data.get("far_side_channels") or []}
+    n_channels = len(data["input_channels"])
+    by_kind: dict[str, list[Path]] = {}
+    failures: list[dict[str, str]] = []
+    for path in paths:
+        try:
+            kind = identify(read_header(path))
+            if len(channels_of.get(kind or "", [])) != n_channels:
+                takes = " or ".join(
+                    " + ".join(channel["name"] for channel in channels)
+                    for channels in channels_of.values() if len(channels) == n_channels)
+                raise FitsInputError(f"{path}: a {kind.upper() if kind else 'non-solar-EUV'} "
+                                     f"file; this model takes sets of {takes}")
+        except FitsInputError as err:
+            failures.append({"path": str(path), "reason": str(err)})
+            continue
+        by_kind.setdefault(kind, []).append(path)
+    sets: list[tuple[Path, list[Path]]] = []
+    for kind, files in by_kind.items():
+        channels = channels_of[kind]
+        report = group_channels(
+            files, [(channel["name"], channel["wavelength"]) for channel in channels],
+            tolerance_s=tolerance_s, euv_kind=kind, quality_check=False, exposure_check=False,
+        )
+        sets += [(Path(group.euv_path), [Path(file) for file in group.euv_paths])
+                 for group in report.pairs]
+        names = " + ".join(channel["name"] for channel in channels)
+        failures += [{"path": entry.path, "reason": f"{entry.path}: {entry.reason}"}
+                     for entry in report.rejected]
+        failures += [{"path": entry.path,
+                      "reason": f"{entry.path}: not in a complete {names} set: {entry.reason}"}
+                     for entry in report.unmatched]
+    return sets, failures
+
+
+def prepare_input(path: Path, config: dict[str, Any], any_wavelength: bool = False):
+    """One input file prepared as the model's data were (:func:`prepare_map` with the
+    configuration's frame, masks and median scaling), after checking its observer."""
+    data = config["data"]
+    header = read_header(path)
+    check_observer(header, str(path))
+    channel = channel_for(header, config, str(path))
+    return prepare_map(
+        path, channel["kind"], int(data["image_size"]), float(data["radius_px"]),
+        expected_wavelength=None if any_wavelength else channel["wavelength"],
+        mask_radius_rsun=data["euv_mask_rsun"], median_scale_to=data["euv_median_dn_s"],
+    )
 
 
 def check_observer(header, name: str) -> None:
@@ -125,18 +209,26 @@ def generate(
     quicklook: bool = True,
     any_wavelength: bool = False,
     progress: bool = True,
+    tolerance_s: float | None = None,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
 
+    A model of several EUV channels takes sets of files grouped by header wavelength and
+    time (see the module notes), within ``tolerance_s`` seconds (default: the
+    configuration's ``pair_tolerance_s``); ``any_wavelength`` is for one-channel models.
+
     Returns ``{"written": [...], "skipped": [...], "failed": [{"path", "reason"}]}``; a bad
-    input is reported and the rest are still processed.
+    input (or incomplete set) is reported and the rest are still processed.
     """
     if off_disk not in OFF_DISK:
         raise ValueError(f"off_disk must be one of {OFF_DISK}, got {off_disk!r}")
     generator, config, model_file = load_trained_generator(model)
-    if len(config["data"]["input_channels"]) != 1:
-        raise ValueError(f"{model_file}: multi-channel generation is not available yet")
     data = config["data"]
+    several = len(data["input_channels"]) > 1
+    if several and any_wavelength:
+        raise ValueError(f"{model_file}: takes {len(data['input_channels'])} channels, each "
+                         "chosen by the files' wavelength; any_wavelength needs a one-channel "
+                         "model")
     euv_scaling, magnetogram_scaling = data_normalizations(config)
     limit = float(data["magnetogram_limit_gauss"])
     size, radius_px = int(data["image_size"]), float(data["radius_px"])
@@ -146,19 +238,32 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"written": [], "skipped": [], "failed": []}
     paths = [Path(p) for p in expand_paths(inputs)]
-    bar = Progress(len(paths), "generate", unit="images", enabled=progress, every=1)
-    batch: list[tuple[Path, Any]] = []
+    if several:
+        tolerance = float(data["pair_tolerance_s"] if tolerance_s is None else tolerance_s)
+        sets, failures = channel_sets(paths, config, tolerance)
+        report["failed"] += failures
+    else:
+        sets = [(path, [path]) for path in paths]
+    bar = Progress(len(sets), "generate", unit="images", enabled=progress, every=1)
+    batch: list[tuple[Path, list[Path], list[Any]]] = []
 
     def flush() -> None:
         if not batch:
             return
-        euv = np.stack([euv_scaling.normalize(m.data)[..., None] for _, m in batch])
+        # each channel normalised with the model's record, stacked in the model's order
+        euv = np.stack([np.stack([euv_scaling.normalize(m.data) for m in maps], axis=-1)
+                        for _, _, maps in batch])
         generated = np.asarray(generator(euv, training=False))[..., 0]
-        for (source, prepared), normalised in zip(batch, generated):
+        for (source, files, maps), normalised in zip(batch, generated):
+            prepared = maps[0]
             gauss = magnetogram_scaling.denormalize(normalised)
             gauss[off_disk_pixels] = np.nan if off_disk == "nan" else 0.0
             target = out / f"{source.stem}_magnetogram.fits"
-            history = str(prepared.meta.get("history", "")).splitlines() + [
+            history = str(prepared.meta.get("history", "")).splitlines()
+            if several:
+                history += [f"input channel {m.meta.get('wavelnth')} A: {file.name}"
+                            for m, file in zip(maps, files)]
+            history += [
                 f"generated by solarmaggan {__version__} with {model_file.name}, "
                 f"preset {config.get('name')}, clip +-{limit:g} G, off-disk {off_disk}"]
             write_fits(target, gauss, output_header(prepared, config, model_file, source, limit),
@@ -170,26 +275,19 @@ def generate(
             bar.update()
         batch.clear()
 
-    for source in paths:
+    for source, files in sets:
         target = out / f"{source.stem}_magnetogram.fits"
         if target.exists() and not overwrite:
             report["skipped"].append(str(target))
             bar.update()
             continue
         try:
-            header = read_header(source)
-            check_observer(header, str(source))
-            channel = channel_for(header, config, str(source))
-            prepared = prepare_map(
-                source, channel["kind"], size, radius_px,
-                expected_wavelength=None if any_wavelength else channel["wavelength"],
-                mask_radius_rsun=data["euv_mask_rsun"], median_scale_to=data["euv_median_dn_s"],
-            )
+            maps = [prepare_input(file, config, any_wavelength) for file in files]
         except (FitsInputError, ValueError, FileNotFoundError) as err:
             report["failed"].append({"path": str(source), "reason": str(err)})
             bar.update()
             continue
-        batch.append((source, prepared))
+        batch.append((source, files, maps))
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -1,27 +1,114 @@
-"""Losses of the pix2pix objective (Isola et al. 2017; Kim et al. 2019).
+"""Losses of the pix2pix objective (Isola et al. 2017; Kim et al. 2019) and of its AISFM
+successors (pix2pixHD, Jeong et al. 2020; Pix2PixCC, Jeong et al. 2022).
 
-Discriminator: BCE(D(x, y), 1) + BCE(D(x, G(x)), 0). Generator: BCE(D(x, G(x)), 1) +
-lambda * L1(y, G(x)), lambda = 100. All terms are means over pixels (or patches) and the
+Seed (Kim et al. 2019): discriminator BCE(D(x, y), 1) + BCE(D(x, G(x)), 0); generator
+BCE(D(x, G(x)), 1) + 100 L1(y, G(x)). All terms are means over pixels (or patches) and the
 batch, as in the original.
+
+AISFM: LSGAN instead of BCE, feature matching between the discriminator's features of the
+real and the generated pair, and the correlation-coefficient (CC) loss. Two defects of the
+reference PyTorch code are fixed here: feature matching is a plain mean over every
+(scale, layer) pair, counted once (the reference summed it over the scales a second time),
+and the CC is computed per sample on the solar disk only and then averaged over the batch
+(the reference correlated the whole batch at once, off-disk zeros included, which rewards
+getting the disk's outline right rather than its field).
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 from keras import ops
 
+from solarmaggan.metrics import correlation_coefficients
 
-def adversarial_loss(logits, real: bool):
-    """Binary cross-entropy of PatchGAN logits against all-real or all-fake labels.
+ADVERSARIAL_LOSSES = ("bce", "lsgan")
 
-    The sigmoid of the seed's last discriminator layer is applied here, inside a
-    numerically stable BCE (``from_logits=True``). Returns a float32 scalar: the mean over
-    patches and batch.
+
+def adversarial_loss(logits, real: bool, kind: str = "bce"):
+    """Adversarial loss of discriminator outputs against all-real or all-fake labels.
+
+    Args:
+        logits: PatchGAN outputs (batch, h, w, 1), before any sigmoid.
+        real: compare with label 1 (True) or 0 (False).
+        kind: "bce" (seed: sigmoid cross-entropy, computed stably from the logits) or
+            "lsgan" (least squares, (D - label)^2, as pix2pixHD and Pix2PixCC).
+
+    Returns:
+        float32 scalar: the mean over patches and batch.
     """
     logits = ops.cast(logits, "float32")
     labels = ops.ones_like(logits) if real else ops.zeros_like(logits)
-    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+    if kind == "bce":
+        return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+    if kind == "lsgan":
+        return ops.mean(ops.square(logits - labels))
+    raise ValueError(f"adversarial loss must be one of {ADVERSARIAL_LOSSES}, got {kind!r}")
 
 
 def l1_loss(target, generated):
     """Mean absolute difference over pixels, channels and batch (normalised units)."""
     return ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(generated, "float32")))
+
+
+def feature_matching_loss(real_features: Sequence[Sequence], fake_features: Sequence[Sequence]):
+    """pix2pixHD's feature-matching loss: the mean, over every scale and every intermediate
+    layer of the discriminator, of the mean absolute difference between the features of the
+    real pair and those of the generated pair. Each (scale, layer) counts once.
+
+    Args:
+        real_features, fake_features: one list per discriminator scale of its intermediate
+            feature maps (the patch logits left out). The real features act as fixed targets
+            (no gradient flows into them).
+
+    Returns:
+        float32 scalar.
+    """
+    differences = [
+        l1_loss(ops.stop_gradient(real), fake)
+        for real_scale, fake_scale in zip(real_features, fake_features, strict=True)
+        for real, fake in zip(real_scale, fake_scale, strict=True)
+    ]
+    if not differences:
+        raise ValueError("feature matching needs intermediate discriminator features")
+    return ops.mean(ops.stack(differences))
+
+
+def pooled_disk_masks(mask: np.ndarray | None, scales: int) -> list[np.ndarray | None]:
+    """The disk mask at each CC scale: scale 0 is ``mask`` itself, scale k a 2^k x 2^k block
+    average that keeps only blocks lying wholly on the disk. None stays None."""
+    if mask is None:
+        return [None] * scales
+    masks = [np.asarray(mask, dtype=bool)]
+    for _ in range(scales - 1):
+        previous = masks[-1]
+        height, width = (size // 2 * 2 for size in previous.shape)
+        blocks = previous[:height, :width].reshape(height // 2, 2, width // 2, 2)
+        masks.append(blocks.all(axis=(1, 3)))
+    return masks
+
+
+def correlation_loss(target, generated, masks: Sequence[np.ndarray | None],
+                     kind: str = "pearson"):
+    """Pix2PixCC's CC loss, per sample on the disk: the mean over the scales (scale 0 the
+    full image, each next one a further 2 x 2 average pool, ``len(masks)`` in all; see
+    :func:`pooled_disk_masks`) of 1 - CC(target, generated), then over the batch.
+
+    Args:
+        target, generated: (batch, height, width, channels) in normalised units.
+        masks: one mask a scale (from :func:`pooled_disk_masks`).
+        kind: "pearson" or "concordance".
+
+    Returns:
+        float32 scalar in [0, 2].
+    """
+    target = ops.cast(target, "float32")
+    generated = ops.cast(generated, "float32")
+    per_scale = []
+    for scale, mask in enumerate(masks):
+        if scale:
+            target = ops.average_pool(target, 2, strides=2, padding="valid")
+            generated = ops.average_pool(generated, 2, strides=2, padding="valid")
+        per_scale.append(1.0 - correlation_coefficients(target, generated, mask, kind))
+    return ops.mean(ops.stack(per_scale, axis=1))

@@ -1,7 +1,8 @@
 """Metrics computed inside the TensorFlow graph during training and validation.
 
 ``pixel_correlation`` is the authors' model-selection rule: the pixel-to-pixel Pearson
-correlation between generated and observed magnetograms, per image.
+correlation between generated and observed magnetograms, per image;
+``correlation_coefficients`` also gives Lin's concordance (the CC loss of AISFM 3.0).
 ``root_mean_square_error`` (pass Gauss) and ``structural_similarity`` complete the
 validation set; all are per image, (batch,) float32.
 
@@ -24,6 +25,12 @@ from keras import ops
 from data_prep.geometry import disk_mask, radial_distance
 
 
+CC_KINDS = ("pearson", "concordance")
+# added to the variances: keeps the CC (and its gradient, in the CC loss) finite for a flat
+# image; in normalised units 1e-8 is far below any real signal
+CC_EPSILON = 1e-8
+
+
 def pixel_correlation(target, generated, mask=None):
     """Per-image Pearson correlation coefficient between two batches of images.
 
@@ -35,20 +42,46 @@ def pixel_correlation(target, generated, mask=None):
 
     Returns:
         (batch,) float32. An image whose masked pixels are all equal has no defined
-        correlation; 0 is returned for it.
+        correlation; ~0 is returned for it.
     """
+    return correlation_coefficients(target, generated, mask, "pearson")
+
+
+def correlation_coefficients(target, generated, mask=None, kind: str = "pearson"):
+    """Per-sample correlation of two image batches over the masked pixels.
+
+    Args:
+        target, generated: (batch, height, width, channels), any units.
+        mask: optional (height, width) array, 1 / True where a pixel counts (the solar
+            disk); None counts every pixel.
+        kind: "pearson" (covariance / (sigma_t sigma_g)) or "concordance" (Lin's
+            concordance, 2 covariance / (sigma_t^2 + sigma_g^2 + (mean_t - mean_g)^2), which
+            also penalises offsets and gains).
+
+    Returns:
+        (batch,) float32. A flat image gives ~0 (the variances get CC_EPSILON).
+    """
+    if kind not in CC_KINDS:
+        raise ValueError(f"CC kind must be one of {CC_KINDS}, got {kind!r}")
     target = ops.cast(target, "float32")
     generated = ops.cast(generated, "float32")
     weights = _weights(target, mask)
     axes = (1, 2, 3)
-    count = ops.sum(weights, axis=axes, keepdims=True)
-    target_anomaly = target - ops.sum(weights * target, axis=axes, keepdims=True) / count
-    generated_anomaly = generated - ops.sum(weights * generated, axis=axes, keepdims=True) / count
-    covariance = ops.sum(weights * target_anomaly * generated_anomaly, axis=axes)
-    variance_product = ops.sum(weights * target_anomaly**2, axis=axes) * ops.sum(
-        weights * generated_anomaly**2, axis=axes
-    )
-    return ops.divide_no_nan(covariance, ops.sqrt(variance_product))
+    count = ops.sum(weights, axis=axes)
+
+    def mean(values):
+        return ops.sum(weights * values, axis=axes) / count
+
+    target_mean, generated_mean = mean(target), mean(generated)
+    target_anomaly = target - target_mean[:, None, None, None]
+    generated_anomaly = generated - generated_mean[:, None, None, None]
+    covariance = mean(target_anomaly * generated_anomaly)
+    target_variance, generated_variance = mean(target_anomaly**2), mean(generated_anomaly**2)
+    if kind == "pearson":
+        return covariance / ops.sqrt(
+            (target_variance + CC_EPSILON) * (generated_variance + CC_EPSILON))
+    return 2.0 * covariance / (target_variance + generated_variance
+                               + (target_mean - generated_mean) ** 2 + CC_EPSILON)
 
 
 def _weights(target, mask):

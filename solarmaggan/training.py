@@ -57,11 +57,14 @@ from solarmaggan.models import (
     Pix2Pix,
     build_discriminator,
     build_generator,
+    build_hd_generator,
+    build_multiscale_discriminator,
     set_synchronized_batch_norm,
 )
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 LR_SCHEDULES = ("constant", "linear_decay")
+ARCHITECTURES = ("unet", "pix2pixhd")
 
 
 @keras.saving.register_keras_serializable(package="solarmaggan")
@@ -97,27 +100,56 @@ def learning_rate(training: dict[str, Any]):
     return LinearDecaySchedule(training["learning_rate"], training["steps"], decay_steps)
 
 
-def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
-    """The compiled Pix2Pix model that ``config`` describes, in the current
-    ``tf.distribute`` strategy (batch normalisation synchronised when it has several
-    replicas)."""
+def build_networks(config: dict[str, Any]) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) that ``config["model"]`` describes: the seed's U-Net and
+    PatchGAN (``architecture`` "unet") or pix2pixHD's ResNet generator and multi-scale
+    PatchGAN ("pix2pixhd", AISFM 2.0 / 3.0)."""
     data, model, training = config["data"], config["model"], config["training"]
     precision = training["precision"]
     if precision not in PRECISIONS:
         raise ValueError(f"training.precision must be one of {PRECISIONS}, got {precision!r}")
     image_size, channels = int(data["image_size"]), len(data["input_channels"])
     seed = training["seed"]
-    generator = build_generator(
-        image_size, channels, 1, depth=model["depth"], base_filters=model["base_filters"],
-        max_filters=model["max_filters"], norm=model["norm"], dropout_rate=model["dropout_rate"],
-        stochastic_inference=model["stochastic_inference"], precision=precision, seed=seed,
-    )
-    discriminator = build_discriminator(
-        image_size, channels, 1, base_filters=model["discriminator_base_filters"],
-        max_filters=model["discriminator_max_filters"],
-        strided_layers=model["discriminator_strided_layers"], norm=model["norm"],
-        precision=precision, seed=None if seed is None else seed + 1,
-    )
+    discriminator_seed = None if seed is None else seed + 1
+    common = {"precision": precision, "norm": model["norm"]}
+    if model["architecture"] == "unet":
+        generator = build_generator(
+            image_size, channels, 1, depth=model["depth"], base_filters=model["base_filters"],
+            max_filters=model["max_filters"], dropout_rate=model["dropout_rate"],
+            stochastic_inference=model["stochastic_inference"], seed=seed, **common,
+        )
+        discriminator = build_discriminator(
+            image_size, channels, 1, base_filters=model["discriminator_base_filters"],
+            max_filters=model["discriminator_max_filters"],
+            strided_layers=model["discriminator_strided_layers"], seed=discriminator_seed,
+            **common,
+        )
+    elif model["architecture"] == "pix2pixhd":
+        generator = build_hd_generator(
+            image_size, channels, 1, base_filters=model["base_filters"],
+            max_filters=model["max_filters"], downsamplings=model["downsamplings"],
+            residual_blocks=model["residual_blocks"], padding=model["padding"],
+            output_activation=model["output_activation"], seed=seed, **common,
+        )
+        discriminator = build_multiscale_discriminator(
+            image_size, channels, 1, scales=model["discriminator_scales"],
+            base_filters=model["discriminator_base_filters"],
+            max_filters=model["discriminator_max_filters"],
+            strided_layers=model["discriminator_strided_layers"], seed=discriminator_seed,
+            **common,
+        )
+    else:
+        raise ValueError(f"model.architecture must be one of {ARCHITECTURES}, "
+                         f"got {model['architecture']!r}")
+    return generator, discriminator
+
+
+def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
+    """The compiled Pix2Pix model that ``config`` describes (networks, loss terms and
+    weights, optimizers), in the current ``tf.distribute`` strategy (batch normalisation
+    synchronised when it has several replicas)."""
+    data, model, training = config["data"], config["model"], config["training"]
+    generator, discriminator = build_networks(config)
     if tf.distribute.get_strategy().num_replicas_in_sync > 1:
         set_synchronized_batch_norm(generator, True)
         set_synchronized_batch_norm(discriminator, True)
@@ -127,7 +159,13 @@ def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
     )
     optimizers = [keras.optimizers.Adam(learning_rate(training), beta_1=training["beta_1"])
                   for _ in range(2)]
-    pix2pix.compile(*optimizers, lambda_l1=training["lambda_l1"], jit_compile=False)
+    pix2pix.compile(
+        *optimizers, lambda_l1=training["lambda_l1"], adversarial=training["adversarial_loss"],
+        lambda_adversarial=training["lambda_adversarial"],
+        lambda_feature_matching=training["lambda_feature_matching"],
+        lambda_cc=training["lambda_cc"], cc_kind=training["cc_kind"],
+        cc_scales=training["cc_scales"], jit_compile=False,
+    )
     pix2pix.g_optimizer.build(generator.trainable_variables)
     pix2pix.d_optimizer.build(discriminator.trainable_variables)
     return pix2pix
@@ -344,7 +382,7 @@ class Trainer:
     # -- logging --------------------------------------------------------------------------
     def _log_training(self, step: int, steps_per_second: float) -> None:
         with self.writers["train"].as_default(step=step):
-            for metric in self.model.metrics[:4]:
+            for metric in self.model.train_metrics:
                 tf.summary.scalar(metric.name, metric.result())
                 metric.reset_state()
             for name, optimizer in (("g", self.model.g_optimizer), ("d", self.model.d_optimizer)):

@@ -76,7 +76,7 @@ def mirrored_step() -> dict:
     mirrored_losses = []
     for replica_batch in distributed:
         mirrored_step(replica_batch)
-        mirrored_losses.append({m.name: float(m.result()) for m in mirrored.metrics[:4]})
+        mirrored_losses.append({m.name: float(m.result()) for m in mirrored.train_metrics})
         for metric in mirrored.metrics:
             metric.reset_state()
     differences = [float(np.max(np.abs(np.asarray(a) - np.asarray(b))))

@@ -120,3 +120,64 @@ def test_evaluate_writes_the_report_and_figures(tiny_run, tmp_path):
     for figure in report["figures"]:
         assert (tmp_path / "eval" / figure).stat().st_size > 1000
     assert list((tmp_path / "eval" / "logs").glob("events.out.tfevents.*"))
+
+
+# -- models of several EUV channels (AISFM: AIA 304, 193, 171; EUVI 304, 195, 171) ----------
+@pytest.fixture(scope="module")
+def three_channel_run(tmp_path_factory):
+    """A tiny 3-channel model (AIA 304, 193, 171; far side EUVI 304, 195, 171), 10 steps
+    on a 3-channel toy-Sun file."""
+    from conftest import tiny_config
+    from data_prep.toysun import write_toy_dataset
+    from solarmaggan.training import train
+
+    folder = tmp_path_factory.mktemp("three")
+    toy = write_toy_dataset(folder / "toy3.h5", 12, SIZE, seed=0, input_channels=(304, 193, 171))
+    near = [{"name": f"AIA {w}", "kind": "aia", "wavelength": w} for w in (304, 193, 171)]
+    far = [{"name": f"EUVI {w}", "kind": "euvi", "wavelength": w} for w in (304, 195, 171)]
+    config = tiny_config("training.steps=10", f"data.input_channels={json.dumps(near)}",
+                         f"data.far_side_channels={json.dumps(far)}")
+    train(config, toy, folder / "run", progress=False)
+    return folder / "run"
+
+
+def euvi_set(folder, minute, wavelengths=(304, 195, 171)):
+    """EUVI files of one set: the 304 image at 00:MM:00, the others 30 and 60 s later and
+    seen from 1 deg further west (so the output's observer tells whose geometry it has);
+    names that lie about the channel. Returns {wavelength: path}."""
+    paths = {}
+    for offset, wavelength in enumerate(wavelengths):
+        path = folder / f"euvi_{(304, 195, 171)[offset - 1]}_{minute:02d}.fts"
+        euvi_file(path, wavelength)
+        with fits.open(path, mode="update") as hdus:
+            hdus[0].header["DATE-OBS"] = f"2009-06-15T01:{minute:02d}:{30 * offset:02d}.000"
+            hdus[0].header["HGLN_OBS"] += offset
+        paths[wavelength] = path
+    return paths
+
+
+def test_three_channel_model_generates_from_sets_of_euvi_files(three_channel_run, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    complete = euvi_set(inputs, 0)
+    incomplete = euvi_set(inputs, 30, wavelengths=(304, 195))
+    out = tmp_path / "out"
+    report = generate(three_channel_run, [inputs], out, progress=False, quicklook=False)
+    assert report["written"] == [str(out / f"{complete[304].stem}_magnetogram.fits")]
+    failed = {entry["path"].split("/")[-1]: entry["reason"] for entry in report["failed"]}
+    assert set(failed) == {incomplete[304].name, incomplete[195].name}
+    assert incomplete[304].name in failed[incomplete[304].name]
+    assert "no EUVI 171 file within 300 s" in failed[incomplete[304].name]
+    assert "not in a complete EUVI 304 + EUVI 195 + EUVI 171 set" in failed[incomplete[195].name]
+    generated = sunpy.map.Map(report["written"][0])
+    assert generated.data.shape == (SIZE, SIZE) and generated.meta["srcwave"] == 304
+    source_header = fits.getheader(complete[304])
+    assert generated.observer_coordinate.lon.to_value(u.deg) == pytest.approx(
+        source_header["HGLN_OBS"])
+    history = generated.meta["history"].splitlines()
+    assert [line for line in history if line.startswith("input channel")] == [
+        f"input channel {w} A: {complete[w].name}" for w in (304, 195, 171)]
+    off_disk = radial_distance(SIZE) > 0.98 * RADIUS
+    assert np.isfinite(generated.data[~off_disk]).all()
+    with pytest.raises(ValueError, match="one-channel model"):
+        generate(three_channel_run, [inputs], out, progress=False, any_wavelength=True)

@@ -13,12 +13,17 @@ from sunpy.data.test import get_test_filepath
 
 from data_prep import fitsio
 from data_prep.pairing import (
+    ChannelSet,
     Pair,
     PairingReport,
     Rejected,
     expand_paths,
+    group_channels,
     match_by_time,
+    match_channels,
     pair_by_time,
+    pair_channels_by_time,
+    scan_channels,
     scan_files,
 )
 
@@ -337,3 +342,119 @@ def test_pairing_imports_no_deep_learning_stack():
             "& {'tensorflow', 'keras', 'solarmaggan'}; "
             "sys.exit(sorted(bad) or 0)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- several EUV channels -----------------------------------------------------------------
+CHANNELS = [("AIA 304", 304), ("AIA 193", 193), ("AIA 171", 171)]
+
+
+def test_match_channels_one_of_each_channel_closest_first():
+    reference = [0.0, 1000.0, 2000.0, 3000.0]
+    channels = [
+        [5.0, 1003.0, 2001.0, 2990.0, 1010.0],  # 1000 gets the closer 1003
+        [2005.0, -20.0, 1030.0, 3001.0],
+        [990.0, 1990.0, 0.0, 1400.0],           # nothing near 3000: that reference is dropped
+    ]
+    complete, incomplete = match_channels(reference, channels, tolerance_s=60.0)
+    assert incomplete == {3: [2]}
+    assert complete == {
+        0: [(0, 5.0), (1, 20.0), (2, 0.0)],
+        1: [(1, 3.0), (2, 30.0), (0, 10.0)],
+        2: [(2, 1.0), (0, 5.0), (1, 10.0)],
+    }
+    # a reference dropped for a missing channel frees its files for the others: 0 has no
+    # second channel within 30 s, so 10, the file both want in the first channel, goes to 30
+    complete, incomplete = match_channels([0.0, 30.0], [[10.0], [55.0]], tolerance_s=30.0)
+    assert complete == {1: [(0, 20.0), (0, 25.0)]} and incomplete == {0: [1]}
+    # competition: each item once; the loser is dropped with the channel it lacked
+    complete, incomplete = match_channels([0.0, 30.0], [[10.0], [5.0, 31.0]], tolerance_s=60.0)
+    assert complete == {0: [(0, 10.0), (0, 5.0)]} and incomplete == {1: [0]}
+    complete, incomplete = match_channels([0.0, 30.0], [[10.0], [5.0]], tolerance_s=60.0)
+    assert complete == {0: [(0, 10.0), (0, 5.0)]} and incomplete == {1: [0, 1]}
+    # references blocking each other (each holds the other's file): one is dropped, the
+    # latest, and the other gets both files
+    complete, incomplete = match_channels([0.0, 30.0], [[10.0], [35.0]], tolerance_s=60.0)
+    assert complete == {0: [(0, 10.0), (0, 35.0)]} and incomplete == {1: [0]}
+    assert match_channels([], [[1.0]], 10.0) == ({}, {})
+
+
+def write_channels(folder, seconds, wavelengths=(304, 193, 171), prefix="aia"):
+    """One AIA file per wavelength, observed at T0 + seconds + a few seconds per channel
+    (AIA's channels are not simultaneous), named so that names and channels disagree."""
+    paths = {}
+    misleading = {304: 171, 193: 304, 171: 193}
+    for offset, wavelength in enumerate(wavelengths):
+        name = f"{prefix}_{misleading.get(wavelength, wavelength)}_{int(seconds)}_{offset}.fits"
+        paths[wavelength] = write_aia(folder / name, seconds + 4 * offset, WAVELNTH=wavelength)
+    return paths
+
+
+def test_pair_channels_by_header_wavelength_and_time(tmp_path):
+    euv_dir, hmi_dir = tmp_path / "aia", tmp_path / "hmi"
+    euv_dir.mkdir()
+    hmi_dir.mkdir()
+    sets = [write_channels(euv_dir, 3600 * hour) for hour in range(3)]
+    write_aia(euv_dir / "aia_193_extra.fits", 3600 + 100, WAVELNTH=193)  # farther: not used
+    write_aia(euv_dir / "aia_211.fits", 3600, WAVELNTH=211)  # not an input channel
+    for hour in range(3):
+        write_hmi(hmi_dir / f"hmi_{hour}.fits", 3600 * hour + 30)
+    # an hour whose 171 image is too late, and a magnetogram with no EUV file at all
+    late = write_channels(euv_dir, 4 * 3600, wavelengths=(304, 193))
+    write_aia(euv_dir / "aia_late_171.fits", 4 * 3600 + 700, WAVELNTH=171)
+    write_hmi(hmi_dir / "hmi_4.fits", 4 * 3600)
+    write_hmi(hmi_dir / "hmi_9.fits", 9 * 3600)
+
+    report = pair_channels_by_time([euv_dir], [hmi_dir], CHANNELS, tolerance_s=300)
+    assert all(isinstance(pair, ChannelSet) for pair in report.pairs)
+    assert len(report.pairs) == 3
+    for hour, (expected, pair) in enumerate(zip(sets, report.pairs)):
+        assert pair.euv_paths == [expected[304], expected[193], expected[171]]
+        assert pair.euv_path == expected[304] and pair.euv_time == at(3600 * hour).isot
+        assert pair.euv_times == [at(3600 * hour + 4 * k).isot for k in range(3)]
+        assert pair.magnetogram_path.endswith(f"hmi_{hour}.fits")
+        assert pair.separations_s == pytest.approx([30.0, 26.0, 22.0], abs=1e-3)
+        assert pair.separation_s == pytest.approx(30.0, abs=1e-3)
+    rejected = reasons(report.rejected)
+    assert list(rejected) == ["aia_211.fits"] and "211 A is none of the input channels" in \
+        rejected["aia_211.fits"]
+    unmatched = reasons(report.unmatched)
+    assert "no AIA 171 file within 300 s" in unmatched["hmi_4.fits"]
+    assert "aia_late_171.fits" in unmatched["hmi_4.fits"]
+    assert "AIA 304" in unmatched["hmi_9.fits"] and "AIA 193" in unmatched["hmi_9.fits"]
+    assert "lacks a file of another channel" in unmatched[late[304].split("/")[-1]]
+    assert "paired with a file closer in time" in unmatched["aia_193_extra.fits"]
+    assert "no magnetogram within 300 s" in unmatched["aia_late_171.fits"]
+    record = report.to_dict()
+    assert record["pairs"][0]["euv_paths"] == report.pairs[0].euv_paths
+    assert "3 pairs" in report.summary()
+    # the order of the inputs plays no part
+    shuffled = pair_channels_by_time(expand_paths(euv_dir)[::-1], expand_paths(hmi_dir)[::-1],
+                                     CHANNELS, tolerance_s=300)
+    assert shuffled.to_dict() == record
+
+
+def test_scan_channels_keeps_simultaneous_channels_and_checks_the_instrument(tmp_path):
+    same_time = [write_aia(tmp_path / f"aia_{w}.fits", 0, WAVELNTH=w) for w in (304, 171)]
+    hmi = write_hmi(tmp_path / "hmi.fits", 0)
+    files, rejected = scan_channels([tmp_path], [("AIA 304", 304), ("AIA 171", 171)])
+    assert [[item[0] for item in group] for group in files] == [[same_time[0]], [same_time[1]]]
+    assert reasons(rejected) == {"hmi.fits": reasons(rejected)["hmi.fits"]}
+    assert "expected a AIA file" in reasons(rejected)["hmi.fits"] and hmi
+    with pytest.raises(ValueError, match="differ"):
+        scan_channels([tmp_path], [("A", 304), ("B", 304)])
+
+
+def test_group_channels_without_magnetograms(tmp_path):
+    first = write_channels(tmp_path, 0)
+    second = write_channels(tmp_path, 3600)
+    lonely = write_channels(tmp_path, 7200, wavelengths=(304, 171))
+    report = group_channels([tmp_path], CHANNELS, tolerance_s=60, euv_kind="aia")
+    assert [pair.euv_paths for pair in report.pairs] == [
+        [paths[304], paths[193], paths[171]] for paths in (first, second)]
+    assert report.pairs[0].magnetogram_path is None
+    assert report.pairs[0].separations_s == [0.0, 4.0, 8.0]
+    unmatched = reasons(report.unmatched)
+    assert "no AIA 193 file within 60 s" in unmatched[lonely[304].split("/")[-1]]
+    assert "lacks a file of another channel" in unmatched[lonely[171].split("/")[-1]]
+    with pytest.raises(TypeError, match="unknown scan options"):
+        group_channels([tmp_path], CHANNELS, require_magnetogram=False)

@@ -113,3 +113,32 @@ def test_pixel_correlation_matches_numpy_on_the_disk():
     np.testing.assert_allclose(pixel_correlation(target, generated, mask), expected, rtol=1e-5)
     constant = np.zeros_like(target)
     np.testing.assert_array_equal(pixel_correlation(target, constant), [0.0, 0.0])
+
+
+def test_aisfm_losses_train_a_pix2pixhd_on_three_channels():
+    from solarmaggan.models import build_hd_generator, build_multiscale_discriminator
+
+    size = 64
+    generator = build_hd_generator(size, 3, 1, base_filters=8, max_filters=32, downsamplings=2,
+                                   residual_blocks=2, padding="replicate",
+                                   output_activation="linear", seed=1)
+    discriminator = build_multiscale_discriminator(size, 3, 1, scales=2, base_filters=8,
+                                                   max_filters=16, seed=2)
+    model = Pix2Pix(generator, discriminator, cc_radius_px=28.0)
+    model.compile(lambda_l1=0.0, adversarial="lsgan", lambda_adversarial=2.0,
+                  lambda_feature_matching=10.0, lambda_cc=5.0, cc_kind="concordance",
+                  cc_scales=4)
+    euv, magnetogram = smooth_pair(size)
+    euv = np.concatenate([euv, euv**2, -euv], axis=-1)
+    first = model.train_on_batch(euv, magnetogram, return_dict=True)
+    assert set(first) == {"d_loss", "g_loss", "g_gan", "g_l1", "g_fm", "g_cc"}
+    pairs = tf.data.Dataset.from_tensors((euv, magnetogram)).repeat(120)
+    history = model.fit(pairs, epochs=1, verbose=0)
+    assert history.history["g_cc"][-1] < first["g_cc"] / 2
+    assert model.evaluate(euv, magnetogram, return_dict=True, verbose=0)["pixel_cc"] > 0.8
+
+    # feature matching needs the features: a single PatchGAN has none
+    plain = Pix2Pix(build_generator(size, 3, 1, depth=3, base_filters=8, max_filters=16),
+                    build_discriminator(size, 3, 1, base_filters=8, max_filters=16))
+    with pytest.raises(ValueError, match="feature matching needs"):
+        plain.compile(lambda_feature_matching=10.0)

@@ -274,3 +274,167 @@ def test_toysun_module_imports_no_deep_learning_stack():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+# -- coronal channels (171, 193 A) and coronal holes ------------------------------------------
+def hole_mask(sun, hole, fraction=0.5, size=SIZE):
+    """On-disk pixels within ``fraction`` of the hole's radius of its centre."""
+    centre = toysun.heliographic_to_observer(hole.latitude_deg, hole.longitude_deg, sun.b0_deg)
+    x, y = toysun._image_plane(size, sun.rsun_px)
+    on_disk = disk_mask(size, sun.rsun_px)
+    z = np.sqrt(np.clip(1.0 - x**2 - y**2, 0.0, None))
+    cosine = x * centre[0] + y * centre[1] + z * centre[2]
+    return on_disk & (cosine > math.cos(math.radians(fraction * hole.radius_deg)))
+
+
+def corona_sun(seed, **kwargs):
+    hole = toysun.CoronalHole(latitude_deg=-15.0, longitude_deg=-30.0, radius_deg=12.0,
+                              gauss=6.0, polarity=1, structure_seed=seed)
+    regions = [
+        ActiveRegion(20.0, 20.0, 10.0, 2000.0, 9.0, -1, 1.5, structure_seed=seed),
+        ActiveRegion(-25.0, 35.0, 12.0, 800.0, 7.0, 1, 1.2, structure_seed=seed + 1),
+    ]
+    return make_toy_sun(SIZE, seed, active_regions=regions, coronal_holes=[hole],
+                        coronal_wavelengths=(171, 193), **kwargs)
+
+
+def test_coronal_channels_bright_over_active_regions_and_dark_in_coronal_holes():
+    for seed in range(2):
+        sun = corona_sun(seed)
+        on_disk = disk_mask(SIZE, sun.rsun_px)
+        smoothed = toysun.gaussian_smooth(np.abs(sun.magnetogram_gauss), 2.0)
+        active = on_disk & (smoothed > 100.0)
+        in_hole = hole_mask(sun, sun.coronal_holes[0])
+        quiet = on_disk & (smoothed < 10.0) & ~hole_mask(sun, sun.coronal_holes[0], 1.6)
+        assert active.sum() > 20 and in_hole.sum() > 20 and quiet.sum() > 0.5 * on_disk.sum()
+        for wavelength, darkest in ((193, 0.35), (171, 0.6)):
+            image = sun.channel(wavelength)
+            assert image.shape == (SIZE, SIZE) and image.dtype == np.float32
+            quiet_level = np.median(image[quiet])
+            assert np.mean(image[active]) > 4.0 * quiet_level, wavelength
+            assert np.median(image[in_hole]) < darkest * quiet_level, wavelength
+            # between the two polarities of a region (its centre) the corona is bright
+            for region in sun.active_regions:
+                row, col, _ = heliographic_to_pixel(region.latitude_deg, region.longitude_deg,
+                                                    SIZE, sun.rsun_px)
+                assert image[int(round(row)), int(round(col))] > 3.0 * quiet_level, wavelength
+        # the 193 holes are deeper than the 171 ones (hotter, more open-field sensitive)
+        ratio = {w: np.median(sun.channel(w)[in_hole]) / np.median(sun.channel(w)[quiet])
+                 for w in (171, 193)}
+        assert ratio[193] < ratio[171]
+
+
+def test_coronal_hole_field_is_weak_and_unipolar():
+    sun = corona_sun(0, noise_gauss=0.0, network_elements=0)
+    hole = sun.coronal_holes[0]
+    field = sun.magnetogram_gauss[hole_mask(sun, hole, 0.8)]
+    assert np.mean(np.sign(field) == hole.polarity) > 0.95
+    # a few gauss on average (times mu ~ 0.8 here), tens of gauss at most
+    assert 2.0 < abs(field.mean()) < 8.0 and np.abs(field).max() < 60.0
+
+
+def test_coronal_levels_limb_and_off_limb():
+    sun = make_toy_sun(SIZE, 4, coronal_wavelengths=(193, 171), n_active_regions=1,
+                       n_coronal_holes=0)
+    on_disk = disk_mask(SIZE, sun.rsun_px)
+    centre = (SIZE - 1) / 2
+    radius = np.hypot(*np.meshgrid(np.arange(SIZE) - centre, np.arange(SIZE) - centre))
+    for wavelength, (low, high) in ((171, (180.0, 350.0)), (193, (110.0, 260.0))):
+        image = sun.channel(wavelength)
+        assert low < np.median(image[on_disk]) < high, wavelength  # DN/s, as AIA level 1
+        assert np.all(image > 0)
+        inner = on_disk & (radius < 0.5 * sun.rsun_px)
+        limb = (radius > 0.97 * sun.rsun_px) & (radius < 1.03 * sun.rsun_px)
+        far = radius > 1.5 * sun.rsun_px
+        assert np.median(image[limb]) > 1.5 * np.median(image[inner])  # limb brightening
+        assert 0 < np.median(image[far]) < 0.2 * np.median(image[limb])  # the corona fades
+
+
+def test_coronal_channels_leave_the_304_sun_and_each_other_unchanged():
+    plain = make_toy_sun(64, 7)
+    assert plain.coronal_dn_s == {} and plain.coronal_holes == []
+    with pytest.raises(KeyError, match="171"):
+        plain.channel(171)
+    without_holes = make_toy_sun(64, 7, coronal_wavelengths=(171, 193), n_coronal_holes=0)
+    assert np.array_equal(without_holes.euv_dn_s, plain.euv_dn_s)
+    assert np.array_equal(without_holes.magnetogram_gauss, plain.magnetogram_gauss)
+    both = make_toy_sun(64, 7, coronal_wavelengths=(171, 193))
+    only_171 = make_toy_sun(64, 7, coronal_wavelengths=[171])
+    assert np.array_equal(both.channel(171), only_171.channel(171))
+    assert both.coronal_holes == only_171.coronal_holes and 1 <= len(both.coronal_holes) <= 2
+    assert np.array_equal(both.channel(304), both.euv_dn_s)
+    with pytest.raises(ValueError, match="195"):
+        make_toy_sun(64, 7, coronal_wavelengths=(195,))
+
+
+def test_random_coronal_holes_follow_the_polar_field():
+    rng = np.random.default_rng(0)
+    for north_leading in (-1, 1):
+        for _ in range(20):
+            hole = toysun.random_coronal_hole(rng, north_leading, polar=True)
+            hemisphere = 1 if hole.latitude_deg > 0 else -1
+            assert 58 <= abs(hole.latitude_deg) <= 70
+            assert hole.polarity == -north_leading * hemisphere  # the following polarity
+            assert 4.0 <= hole.gauss <= 10.0 and 7.0 <= hole.radius_deg <= 14.0
+    for seed in range(6):
+        sun = make_toy_sun(64, seed, coronal_wavelengths=(193,))
+        for hole in sun.coronal_holes:
+            centre = toysun.heliographic_to_observer(hole.latitude_deg, hole.longitude_deg)
+            assert centre[2] >= 0.3
+
+
+def test_three_channel_toy_file_round_trip(tmp_path):
+    path = tmp_path / "toy3.h5"
+    write_toy_dataset(path, 4, image_size=48, seed=2, input_channels=("AIA 304", 193, "171"))
+    with PairFile(path) as pairs:
+        assert pairs.input_channels == ["AIA 304", "AIA 193", "AIA 171"]
+        assert len(pairs.input_normalization) == 3 and pairs.input_normalization[0].clip_max == 1000
+        euv, _ = pairs.read_arrays()
+        assert euv.shape == (4, 48, 48, 3)
+        sample = pairs.read(1)
+        assert sample["input_files"] == ["toysun-1-euv304", "toysun-1-euv193", "toysun-1-euv171"]
+        assert sample["input_header"]["WAVELNTH"] == 304
+        sun = make_toy_sun(48, np.random.default_rng([2, 1]), coronal_wavelengths=(193, 171))
+        for channel, wavelength in enumerate((304, 193, 171)):
+            physical = pairs.input_normalization[channel].denormalize(euv[1, ..., channel])
+            np.testing.assert_allclose(physical, np.clip(sun.channel(wavelength), 1, 1000),
+                                       rtol=5e-3)
+    # the preset's scaling: each channel's on-disk median at 100 DN/s, masked beyond 0.98 R
+    preset_path = tmp_path / "jeong.h5"
+    write_toy_dataset(preset_path, 3, image_size=64, seed=0, preset="jeong2020")
+    with PairFile(preset_path) as pairs:
+        assert pairs.input_channels == ["AIA 304", "AIA 193", "AIA 171"]
+        assert pairs.rsun_px == pytest.approx(450 / 1024 * 64)
+        norms = pairs.input_normalization
+        assert [(n.kind, n.clip_min, n.clip_max) for n in norms] == [("log10", 1.0, 200.0)] * 3
+        assert pairs.target_normalization[0].clip_max == 3000.0
+        settings = pairs.metadata["settings"]
+        assert settings["preset"] == "jeong2020" and settings["image_size"] == 64
+        euv, magnetogram = pairs.read_arrays()
+        on_disk = disk_mask(64, pairs.rsun_px)
+        beyond = toysun._image_plane(64, pairs.rsun_px)
+        beyond = np.hypot(*beyond) > 0.98
+        for channel in range(3):
+            dn_s = norms[channel].denormalize(euv[0, ..., channel])
+            assert 93.0 < np.median(dn_s[on_disk]) < 107.0
+            assert np.all(euv[:, beyond, channel] == -1.0)
+        assert np.all(magnetogram[:, beyond, 0] == 0.0)
+
+
+def test_toysun_command_line_channels(tmp_path):
+    out = tmp_path / "cli.h5"
+    run = subprocess.run(
+        [sys.executable, "-m", "data_prep", "toysun", str(out), "--n-pairs", "3",
+         "--image-size", "32", "--channels", "304", "193", "171"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "AIA 193" in run.stdout and "AIA 171" in run.stdout
+    with PairFile(out) as pairs:
+        assert pairs.input_channels == ["AIA 304", "AIA 193", "AIA 171"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "data_prep", "toysun", str(tmp_path / "bad.h5"),
+         "--channels", "304", "195"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "no channel '195'" in bad.stderr

@@ -123,3 +123,28 @@ def test_mixed_float16_checkpoint_holds_the_loss_scale(toy_file, tmp_path):
     resumed = Trainer(config, toy_file, tmp_path / "run", resume=True, progress=False)
     assert int(resumed.step.numpy()) == 10
     assert float(resumed.model.g_optimizer.dynamic_scale.numpy()) == scale
+
+
+def test_three_channel_jeong2022_run_on_the_toy_sun_lowers_its_losses(tmp_path):
+    from data_prep.toysun import write_toy_dataset
+    from solarmaggan.config import resolve_config
+
+    size = 64
+    pairs = write_toy_dataset(tmp_path / "toy3.h5", 20, size, seed=0, preset="jeong2022")
+    config = resolve_config("jeong2022", [
+        f"data.image_size={size}", f"data.radius_px={450 / 1024 * size}",
+        "model.base_filters=8", "model.max_filters=32", "model.downsamplings=2",
+        "model.residual_blocks=2", "model.discriminator_base_filters=8",
+        "model.discriminator_max_filters=16", "training.steps=120", "training.log_every=20",
+        "training.validation_every=120", "training.image_every=120",
+        "training.checkpoint_every=120", "training.validation_pairs=2", "training.image_pairs=1",
+    ])
+    run_dir = tmp_path / "run"
+    train(config, pairs, run_dir, progress=False)
+    logs = event_tensors(run_dir / "logs" / "train")
+    assert {"g_fm", "g_cc", "g_gan", "d_loss"} <= set(logs)
+    for tag in ("g_loss", "g_cc", "g_fm"):
+        values = [float(tf.make_ndarray(event.tensor_proto)) for event in logs[tag]]
+        assert values[-1] < values[0], (tag, values)
+    generator = load_model(run_dir / "best_generator.keras")
+    assert generator.input_shape[1:] == (size, size, 3)

@@ -16,6 +16,11 @@ from solarmaggan.models.layers import (
     set_synchronized_batch_norm,
 )
 from solarmaggan.models.pix2pix import Pix2Pix, default_optimizer
+from solarmaggan.models.pix2pixhd import (
+    SpatialPadding2D,
+    build_hd_generator,
+    build_multiscale_discriminator,
+)
 
 
 def load_model(path: str | os.PathLike):
@@ -35,8 +40,11 @@ __all__ = [
     "Pix2Pix",
     "SolarBatchNormalization",
     "SolarDropout",
+    "SpatialPadding2D",
     "build_discriminator",
     "build_generator",
+    "build_hd_generator",
+    "build_multiscale_discriminator",
     "check_image_size",
     "default_depth",
     "default_optimizer",

@@ -20,6 +20,8 @@ applied inside a numerically stable binary cross-entropy (``from_logits=True``, 
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import keras
 
 from solarmaggan.models.generator import check_image_size
@@ -69,13 +71,25 @@ def build_discriminator(
             f"image_size {image_size} is too small for {strided_layers} stride-2 layers "
             "followed by two 4x4 valid convolutions"
         )
-    seeds = seed_stream(seed)
     euv = keras.Input((image_size, image_size, input_channels), name="euv")
     magnetogram = keras.Input((image_size, image_size, target_channels), name="magnetogram")
-    x = keras.layers.Concatenate(name="pair", dtype=precision)([euv, magnetogram])
+    pair = keras.layers.Concatenate(name="pair", dtype=precision)([euv, magnetogram])
+    outputs = patchgan_layers(pair, base_filters, max_filters, strided_layers, norm, precision,
+                              seed_stream(seed))
+    return keras.Model([euv, magnetogram], outputs[-1], name=name)
 
+
+def patchgan_layers(pair, base_filters: int, max_filters: int, strided_layers: int, norm: str,
+                    precision: str, seeds: Iterator[int | None], prefix: str = "") -> list:
+    """Apply the PatchGAN's layers (named ``prefix`` + c1, c2, ..., patch) to the
+    concatenated (EUV, magnetogram) tensor ``pair``.
+
+    Returns the output of every LeakyReLU (c1 first: the features that pix2pixHD's feature
+    matching compares) and, last, the patch logits (float32, no sigmoid).
+    """
+    x, outputs = pair, []
     for level in range(1, strided_layers + 2):
-        block = f"c{level}"
+        block = f"{prefix}c{level}"
         n_filters = min(base_filters * 2 ** (level - 1), max_filters)
         strided = level <= strided_layers
         if not strided:
@@ -92,12 +106,13 @@ def build_discriminator(
         if level > 1:
             x = normalization(norm, f"{block}_norm", precision, next(seeds))(x)
         x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{block}_lrelu", dtype=precision)(x)
+        outputs.append(x)
 
-    x = keras.layers.ZeroPadding2D(1, name="patch_pad", dtype=precision)(x)
+    x = keras.layers.ZeroPadding2D(1, name=f"{prefix}patch_pad", dtype=precision)(x)
     logits = conv_layer(
-        1, "patch", strides=1, padding="valid", precision="float32", seed=next(seeds)
+        1, f"{prefix}patch", strides=1, padding="valid", precision="float32", seed=next(seeds)
     )(x)
-    return keras.Model([euv, magnetogram], logits, name=name)
+    return [*outputs, logits]
 
 
 def receptive_field(model: keras.Model) -> int:

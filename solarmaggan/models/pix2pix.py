@@ -6,22 +6,37 @@ One training step on a batch of (EUV, magnetogram) pairs, as in the original cod
 2. generator update, against the discriminator just updated, on
    BCE(D(x, G(x)), 1) + lambda_l1 * L1(y, G(x)), lambda_l1 = 100.
 
+The AISFM models use the same step with other terms, chosen in ``compile`` (see
+``solarmaggan.losses``): LSGAN instead of BCE; a multi-scale discriminator (its adversarial
+terms averaged over the scales); feature matching, lambda_fm * FM; and the CC loss,
+lambda_cc * mean over scales of (1 - CC) per sample on the disk. The generator loss is
+lambda_adversarial * adversarial + lambda_l1 * L1 + lambda_fm * FM + lambda_cc * CC, the
+seed's when the defaults are kept (1, 100, 0, 0).
+
 Both networks run in training mode in both updates (batch statistics, dropout on), so
 the generator is evaluated twice a step, as in the original. Under a ``tf.distribute``
 strategy each replica divides its mean losses by the number of replicas before taking
 gradients, which Keras sums over the replicas: the update is that of the mean loss over
 the global batch (see ``solarmaggan.distribute``). Adam(2e-4, beta_1=0.5) for
-each network. Losses are logged unscaled as ``d_loss``, ``g_loss``, ``g_gan``, ``g_l1``;
-validation logs ``l1`` and ``pixel_cc`` (Keras prefixes them with ``val_``).
+each network. Losses are logged unscaled as ``d_loss``, ``g_loss``, ``g_gan``, ``g_l1``
+(and ``g_fm``, ``g_cc`` when their weights are not 0); validation logs ``l1`` and ``pixel_cc`` (Keras prefixes them with ``val_``).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from solarmaggan.losses import adversarial_loss, l1_loss
-from solarmaggan.metrics import pixel_correlation
+from solarmaggan.losses import (
+    ADVERSARIAL_LOSSES,
+    adversarial_loss,
+    correlation_loss,
+    feature_matching_loss,
+    l1_loss,
+    pooled_disk_masks,
+)
+from solarmaggan.metrics import CC_KINDS, pixel_correlation
 from solarmaggan.models.layers import set_stochastic_inference
 
 LOSS_SCALING = ("auto", "on", "off")
@@ -43,12 +58,15 @@ class Pix2Pix(keras.Model):
 
     Args:
         generator: from :func:`solarmaggan.models.build_generator`.
-        discriminator: from :func:`solarmaggan.models.build_discriminator`, with the same
-            image size and channels.
+        discriminator: from :func:`solarmaggan.models.build_discriminator` (one output: the
+            patch logits) or :func:`solarmaggan.models.build_multiscale_discriminator` (one
+            list a scale: intermediate features, then the logits), with the same image
+            size and channels.
         stochastic_inference: if True, inference keeps dropout and batch statistics active
             as the original code did (non-deterministic outputs); default False.
         cc_radius_px: validation ``pixel_cc`` counts only pixels within this radius (in
             pixels) of the frame centre, i.e. the solar disk; None counts the whole frame.
+            The CC loss uses the same disk.
 
     Calling the model runs the generator: ``model(euv)`` returns the magnetogram in [-1, 1].
     """
@@ -84,6 +102,8 @@ class Pix2Pix(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.g_gan_tracker = keras.metrics.Mean(name="g_gan")
         self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
+        self.g_fm_tracker = keras.metrics.Mean(name="g_fm")
+        self.g_cc_tracker = keras.metrics.Mean(name="g_cc")
         self.l1_tracker = keras.metrics.Mean(name="l1")
         self.pixel_cc_tracker = keras.metrics.Mean(name="pixel_cc")
         self.built = True
@@ -108,15 +128,30 @@ class Pix2Pix(keras.Model):
         g_optimizer: keras.optimizers.Optimizer | None = None,
         d_optimizer: keras.optimizers.Optimizer | None = None,
         lambda_l1: float = 100.0,
+        adversarial: str = "bce",
+        lambda_adversarial: float = 1.0,
+        lambda_feature_matching: float = 0.0,
+        lambda_cc: float = 0.0,
+        cc_kind: str = "pearson",
+        cc_scales: int = 4,
         loss_scaling: str = "auto",
         jit_compile: bool = False,
         **kwargs,
     ) -> None:
-        """Set the optimizers and the L1 weight.
+        """Set the optimizers and the loss terms and weights (the seed's by default).
 
         Args:
             g_optimizer, d_optimizer: default Adam(2e-4, beta_1=0.5) each, as in the seed.
             lambda_l1: weight of the L1 term in the generator loss (seed: 100).
+            adversarial: "bce" (seed) or "lsgan" (pix2pixHD, Pix2PixCC).
+            lambda_adversarial: weight of the generator's adversarial term (seed 1,
+                Pix2PixCC 2).
+            lambda_feature_matching: weight of feature matching (pix2pixHD 10); needs a
+                discriminator that exposes its features.
+            lambda_cc: weight of the CC loss (Pix2PixCC 5).
+            cc_kind: "pearson" or "concordance" (Pix2PixCC's default).
+            cc_scales: scales of the CC loss, the full image and cc_scales - 1 further
+                2 x 2 average pools (Pix2PixCC: 4).
             loss_scaling: "auto" wraps both optimizers in ``LossScaleOptimizer`` when a
                 network computes in float16 (``mixed_float16``); "on" / "off" force it.
                 ``mixed_bfloat16`` needs none.
@@ -125,6 +160,24 @@ class Pix2Pix(keras.Model):
         """
         if loss_scaling not in LOSS_SCALING:
             raise ValueError(f"loss_scaling must be one of {LOSS_SCALING}, got {loss_scaling!r}")
+        if adversarial not in ADVERSARIAL_LOSSES:
+            raise ValueError(f"adversarial must be one of {ADVERSARIAL_LOSSES}, got {adversarial!r}")
+        if cc_kind not in CC_KINDS:
+            raise ValueError(f"cc_kind must be one of {CC_KINDS}, got {cc_kind!r}")
+        weights = {"lambda_l1": lambda_l1, "lambda_adversarial": lambda_adversarial,
+                   "lambda_feature_matching": lambda_feature_matching, "lambda_cc": lambda_cc}
+        for name, weight in weights.items():
+            if not float(weight) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {weight}")
+        image_size = int(self.generator.output_shape[1])
+        if lambda_cc and not 1 <= int(cc_scales) <= int(np.log2(image_size)):
+            raise ValueError(f"cc_scales must be 1..{int(np.log2(image_size))} for "
+                             f"{image_size} x {image_size} images, got {cc_scales}")
+        if lambda_feature_matching and not all(
+                len(scale) > 1 for scale in _as_scales(self.discriminator.output)):
+            raise ValueError(
+                "feature matching needs a discriminator that outputs its intermediate "
+                "features (build_multiscale_discriminator); this one outputs logits only")
         super().compile(jit_compile=bool(jit_compile), **kwargs)
         scale = loss_scaling == "on" or (
             loss_scaling == "auto"
@@ -133,6 +186,13 @@ class Pix2Pix(keras.Model):
         self.g_optimizer = _with_loss_scaling(g_optimizer or default_optimizer(), scale)
         self.d_optimizer = _with_loss_scaling(d_optimizer or default_optimizer(), scale)
         self.lambda_l1 = float(lambda_l1)
+        self.adversarial = adversarial
+        self.lambda_adversarial = float(lambda_adversarial)
+        self.lambda_feature_matching = float(lambda_feature_matching)
+        self.lambda_cc = float(lambda_cc)
+        self.cc_kind = cc_kind
+        self.cc_scales = int(cc_scales)
+        self._cc_masks = pooled_disk_masks(self._cc_mask, self.cc_scales)
         self.loss_scaling = loss_scaling
 
     def get_compile_config(self) -> dict | None:
@@ -142,6 +202,12 @@ class Pix2Pix(keras.Model):
             "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
             "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
             "lambda_l1": self.lambda_l1,
+            "adversarial": self.adversarial,
+            "lambda_adversarial": self.lambda_adversarial,
+            "lambda_feature_matching": self.lambda_feature_matching,
+            "lambda_cc": self.lambda_cc,
+            "cc_kind": self.cc_kind,
+            "cc_scales": self.cc_scales,
             "loss_scaling": self.loss_scaling,
             "jit_compile": bool(self.jit_compile),
         }
@@ -172,15 +238,20 @@ class Pix2Pix(keras.Model):
         return cls(**config)
 
     @property
+    def train_metrics(self) -> list[keras.metrics.Metric]:
+        """The losses ``train_step`` logs: d_loss, g_loss, g_gan, g_l1, then g_fm and g_cc
+        when their weights are not 0."""
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.g_gan_tracker,
+                    self.g_l1_tracker]
+        if getattr(self, "lambda_feature_matching", 0.0):
+            trackers.append(self.g_fm_tracker)
+        if getattr(self, "lambda_cc", 0.0):
+            trackers.append(self.g_cc_tracker)
+        return trackers
+
+    @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.g_gan_tracker,
-            self.g_l1_tracker,
-            self.l1_tracker,
-            self.pixel_cc_tracker,
-        ]
+        return [*self.train_metrics, self.l1_tracker, self.pixel_cc_tracker]
 
     # --- computation ---------------------------------------------------------------------
 
@@ -189,27 +260,43 @@ class Pix2Pix(keras.Model):
         self._check_batch(euv, "EUV", self.generator.input_shape)
         return self.generator(euv, training=training)
 
+    def _discriminate(self, euv, magnetogram) -> list[list]:
+        """The discriminator's outputs, one list a scale: features..., logits."""
+        return _as_scales(self.discriminator([euv, magnetogram], training=True))
+
+    def _adversarial(self, scales: list[list], real: bool):
+        """The adversarial loss of every scale's logits, averaged over the scales."""
+        return tf.add_n([adversarial_loss(scale[-1], real, self.adversarial)
+                         for scale in scales]) / len(scales)
+
     def train_step(self, data):
         euv, magnetogram = self._unpack(data)
         # gradients are summed over replicas: 1 / replicas makes them those of the global mean
         replica_share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         generated = self.generator(euv, training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator([euv, magnetogram], training=True)
-            fake_logits = self.discriminator([euv, generated], training=True)
-            d_loss = adversarial_loss(real_logits, real=True) + adversarial_loss(
-                fake_logits, real=False
-            )
+            d_loss = (self._adversarial(self._discriminate(euv, magnetogram), real=True)
+                      + self._adversarial(self._discriminate(euv, generated), real=False))
             scaled_d_loss = self.d_optimizer.scale_loss(d_loss * replica_share)
         d_variables = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled_d_loss, d_variables), d_variables)
 
         with tf.GradientTape() as tape:
             generated = self.generator(euv, training=True)
-            fake_logits = self.discriminator([euv, generated], training=True)
-            g_gan = adversarial_loss(fake_logits, real=True)
+            fake_scales = self._discriminate(euv, generated)
+            g_gan = self._adversarial(fake_scales, real=True)
             g_l1 = l1_loss(magnetogram, generated)
-            g_loss = g_gan + self.lambda_l1 * g_l1
+            g_loss = self.lambda_adversarial * g_gan + self.lambda_l1 * g_l1
+            terms = {}
+            if self.lambda_feature_matching:
+                real_scales = self._discriminate(euv, magnetogram)
+                terms[self.g_fm_tracker] = feature_matching_loss(
+                    [scale[:-1] for scale in real_scales], [scale[:-1] for scale in fake_scales])
+                g_loss += self.lambda_feature_matching * terms[self.g_fm_tracker]
+            if self.lambda_cc:
+                terms[self.g_cc_tracker] = correlation_loss(
+                    magnetogram, generated, self._cc_masks, self.cc_kind)
+                g_loss += self.lambda_cc * terms[self.g_cc_tracker]
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss * replica_share)
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled_g_loss, g_variables), g_variables)
@@ -218,7 +305,9 @@ class Pix2Pix(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.g_gan_tracker.update_state(g_gan)
         self.g_l1_tracker.update_state(g_l1)
-        return {m.name: m.result() for m in self.metrics[:4]}
+        for tracker, value in terms.items():
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.train_metrics}
 
     def test_step(self, data):
         euv, magnetogram = self._unpack(data)
@@ -227,7 +316,7 @@ class Pix2Pix(keras.Model):
         self.pixel_cc_tracker.update_state(
             pixel_correlation(magnetogram, generated, self._cc_mask)
         )
-        return {m.name: m.result() for m in self.metrics[4:]}
+        return {m.name: m.result() for m in (self.l1_tracker, self.pixel_cc_tracker)}
 
     def _unpack(self, data):
         euv, magnetogram, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -245,6 +334,18 @@ class Pix2Pix(keras.Model):
                 f"{what} batch has shape {tuple(images.shape[1:])} (height, width, channels) "
                 f"but the model expects {tuple(expected[1:])}"
             )
+
+
+def _as_scales(outputs) -> list[list]:
+    """Discriminator outputs as one list a scale (features..., logits): a single PatchGAN's
+    logits tensor becomes [[logits]], a flat list (one scale) [[features..., logits]]."""
+    if not isinstance(outputs, (list, tuple)):
+        return [[outputs]]
+    if not any(isinstance(scale, (list, tuple)) for scale in outputs):
+        return [list(outputs)]  # Keras returns a one-scale model's [[...]] as [...]
+    if not all(isinstance(scale, (list, tuple)) and scale for scale in outputs):
+        raise ValueError("a discriminator's outputs must be one tensor or one list a scale")
+    return [list(scale) for scale in outputs]
 
 
 def _with_loss_scaling(optimizer: keras.optimizers.Optimizer, scale: bool):
