@@ -64,11 +64,29 @@ def save_config(config: dict[str, Any], path: str | os.PathLike) -> None:
     write_json_atomically(path, config)
 
 
+# settings added after the first runs were saved: a saved configuration without them gets
+# the seed's values (those of the kim2019 preset), which is what those runs used
+ADDED_SETTINGS = {
+    "model": ("architecture", "downsamplings", "residual_blocks", "padding",
+              "output_activation", "discriminator_scales"),
+    "training": ("strategy", "adversarial_loss", "lambda_adversarial",
+                 "lambda_feature_matching", "lambda_cc", "cc_kind", "cc_scales"),
+}
+
+
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A saved configuration (``config.json`` of a run, or a model's), with the settings
+    added since it was written filled in with the seed's values (ADDED_SETTINGS)."""
     try:
-        return json.loads(Path(path).read_text())
+        config = json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not a valid configuration file ({err})") from None
+    seed = load_preset("kim2019")
+    for section, keys in ADDED_SETTINGS.items():
+        if isinstance(config.get(section), dict):
+            for key in keys:
+                config[section].setdefault(key, seed[section][key])
+    return config
 
 
 def config_differences(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -148,3 +148,18 @@ def test_three_channel_jeong2022_run_on_the_toy_sun_lowers_its_losses(tmp_path):
         assert values[-1] < values[0], (tag, values)
     generator = load_model(run_dir / "best_generator.keras")
     assert generator.input_shape[1:] == (size, size, 3)
+
+
+def test_configuration_saved_before_the_aisfm_settings_loads_with_the_seed_values(tmp_path):
+    from solarmaggan.config import ADDED_SETTINGS, load_config, resolve_config
+
+    old = resolve_config("quick")
+    for section, keys in ADDED_SETTINGS.items():
+        for key in keys:
+            del old[section][key]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    loaded = load_config(path)
+    assert loaded == resolve_config("quick")  # quick uses the seed's values for all of them
+    assert loaded["model"]["architecture"] == "unet"
+    assert loaded["training"]["lambda_cc"] == 0.0
