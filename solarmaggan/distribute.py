@@ -85,11 +85,6 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
 
-def replicas_in_sync() -> int:
-    """Number of replicas of the current strategy (1 outside any)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
 def split_cpu(count: int) -> None:
     """Make ``count`` logical CPU devices, so ``mirrored`` runs replicas on a machine with no
     GPU (tests, trying a configuration). Call before TensorFlow initialises its devices."""
