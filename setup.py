@@ -32,12 +32,13 @@ setup(
         "sunpy[map]>=6.0",
         "h5py>=3.10",
         "tensorboard>=2.18",
+        # LiteRT runs the TFLite exports (wheels for Linux, macOS and Windows);
+        # tf.lite.Interpreter, deprecated, is used only where it is missing
+        "ai-edge-litert",
     ],
     extras_require={
         # sunpy[net] (Fido, JSOC) for scripts/download_data.py; the tests check its queries
-        "test": ["pytest>=8", "sunpy[net]>=6.0", "ai-edge-litert"],
-        # LiteRT interpreter for the TFLite exports (tf.lite.Interpreter is the fallback)
-        "litert": ["ai-edge-litert"],
+        "test": ["pytest>=8", "sunpy[net]>=6.0"],
         "download": ["sunpy[net]>=6.0"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],

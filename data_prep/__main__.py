@@ -11,21 +11,43 @@ from __future__ import annotations
 import argparse
 import sys
 
+from data_prep.presets import preset_names
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help with each option's default shown, when it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
+def preset_help() -> str:
+    """Help text of a --preset option: the presets shipped in data_prep/presets."""
+    return f"preset name ({', '.join(preset_names())}) or a JSON file of the same shape"
+
+
+def add_command(commands, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, showing defaults in its help."""
+    return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormatter)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data_prep", description="Solar FITS files to HDF5 training pairs."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_info_arguments(commands.add_parser("info", help="describe an HDF5 pair file"))
-    add_toysun_arguments(commands.add_parser("toysun", help="write a synthetic toy-Sun pair file"))
-    add_prep_arguments(commands.add_parser("prep", help="FITS files -> HDF5 pair file"))
+    add_info_arguments(add_command(commands, "info", "describe an HDF5 pair file"))
+    add_toysun_arguments(add_command(commands, "toysun", "write a synthetic toy-Sun pair file"))
+    add_prep_arguments(add_command(commands, "prep", "FITS files -> HDF5 pair file"))
     return parser
 
 
 def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="kim2019",
-                        help="preset name (kim2019, quick) or JSON file (kim2019)")
+    parser.add_argument("--preset", default="kim2019", help=preset_help())
     parser.add_argument("--euv", nargs="+", required=True,
                         help="EUV FITS files or folders (AIA 304; with a multi-channel preset "
                              "such as jeong2020 the files of every channel, mixed: each "
@@ -33,18 +55,24 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--magnetogram", nargs="+", required=True,
                         help="HMI line-of-sight magnetogram FITS files or folders")
     parser.add_argument("--out", required=True, help="HDF5 pair file to write or resume")
-    parser.add_argument("--image-size", type=int, help="output pixels a side (preset)")
-    parser.add_argument("--radius-px", type=float, help="solar radius in pixels (preset)")
+    parser.add_argument("--image-size", type=int,
+                        help="output pixels a side, a power of two >= 32 (default: the preset's)")
+    parser.add_argument("--radius-px", type=float,
+                        help="solar radius in pixels (default: the preset's)")
     parser.add_argument("--limit-gauss", type=float, dest="magnetogram_limit_gauss",
-                        help="magnetogram clip limit, G (preset: 100)")
+                        help="magnetogram clip limit, G (default: the preset's, 100 for kim2019)")
     parser.add_argument("--tolerance-s", type=float, dest="pair_tolerance_s",
-                        help="largest EUV-magnetogram time difference, s (preset: 300)")
+                        help="largest EUV-magnetogram time difference, s "
+                             "(default: the preset's, 300)")
     parser.add_argument("--any-wavelength", action="store_true",
                         help="accept EUV files of any wavelength (research use)")
     parser.add_argument("--degradation-table", help="AIA degradation table for aiapy (optional)")
-    parser.add_argument("--val-months", type=int, nargs="+", help="validation months (preset: 8)")
-    parser.add_argument("--test-months", type=int, nargs="+", help="test months (preset: 9 10)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    parser.add_argument("--val-months", type=int, nargs="+",
+                        help="validation months (default: the preset's, 8)")
+    parser.add_argument("--test-months", type=int, nargs="+",
+                        help="test months (default: the preset's, 9 10)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_prep)
 
@@ -56,14 +84,16 @@ def add_info_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_toysun_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="HDF5 file to write")
-    parser.add_argument("--n-pairs", type=int, default=64, help="number of pairs (64)")
-    parser.add_argument("--image-size", type=int, default=256, help="pixels a side (256)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--n-pairs", type=int, default=64, help="number of pairs")
+    parser.add_argument("--image-size", type=int, default=256,
+                        help="pixels a side: a power of two >= 32, as the networks take")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--channels", nargs="+", metavar="CHANNEL",
                         help="EUV input channels in order, by wavelength or name: 304 193 171 "
                              "(default: the preset's, else 304 only)")
     parser.add_argument("--preset",
-                        help="scale as prep does with this preset (e.g. jeong2020: 3 channels, "
+                        help=f"scale as prep does with this preset ({', '.join(preset_names())}; "
+                             "e.g. jeong2020: 3 channels, "
                              "median 100 DN/s, log10 of 1-200 DN/s, +-3000 G, radius 450/1024 "
                              "of the frame); default: the seed's 304 scaling, +-100 G")
     parser.set_defaults(handler=run_toysun)
@@ -86,12 +116,13 @@ def run_toysun(args: argparse.Namespace) -> int:
 
 
 def run_handler(args: argparse.Namespace, program: str) -> int:
-    """Run the chosen command; bad input (ValueError, OSError) ends in a one-line error on
-    stderr and exit status 2, not a traceback."""
+    """Run the chosen command; bad input (ValueError, OSError) ends in an error on stderr,
+    one line per problem naming the file or setting, and exit status 2, not a traceback."""
     try:
         return args.handler(args)
     except (ValueError, OSError) as error:
-        print(f"{program} {args.command}: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines() or [type(error).__name__]:
+            print(f"{program} {args.command}: error: {line}", file=sys.stderr)
         return 2
 
 

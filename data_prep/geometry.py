@@ -7,7 +7,37 @@ radius in pixels is a file-level attribute of the HDF5 pairs (392 at 1024 in the
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+
+#: Nominal photospheric solar radius (IAU 2015 B3, sunpy.sun.constants.radius), metres; the
+#: value for headers without RSUN_REF.
+RSUN_REF_M = 695_700_000.0
+
+#: The fraction of the solar radius within which every metric counts pixels (validation
+#: pixel CC and model selection, the CC loss, evaluation, figures): 0.95 R_sun, inside the
+#: 0.98 R_sun magnetogram mask, so the masked ring and the limb never count. A preset may
+#: set another (``data.disk_rsun``); reports record the one used.
+DISK_RSUN = 0.95
+
+#: The smallest frame the networks take: five stride-2 levels down to 1 x 1 (32 px).
+MIN_IMAGE_SIZE = 32
+
+
+def check_image_size(image_size: Any) -> int:
+    """Return log2(image_size); raise ValueError unless it is a power of two >= 32, the
+    frames the networks (U-Net, PatchGAN, pix2pixHD) take."""
+    if (
+        isinstance(image_size, bool)
+        or not isinstance(image_size, (int, np.integer))
+        or image_size < MIN_IMAGE_SIZE
+        or image_size & (image_size - 1)
+    ):
+        raise ValueError(f"image size must be a power of two >= {MIN_IMAGE_SIZE} "
+                         f"(e.g. 256 or 1024), got {image_size!r}")
+    return int(math.log2(image_size))
 
 
 def disk_mask(image_size: int, radius_px: float) -> np.ndarray:
@@ -30,15 +60,37 @@ def radial_distance(image_size: int) -> np.ndarray:
 
 
 def block_mean(data: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor`` x ``factor`` blocks of a 2-D array (edges that do not fill a
-    block are dropped). Pixel (i, j) of the result is centred on source pixel
-    (factor * i + (factor - 1) / 2, factor * j + (factor - 1) / 2)."""
-    if factor <= 1:
+    """Average ``factor`` x ``factor`` blocks of the last two axes of ``data`` (..., H, W).
+
+    Rows and columns that do not fill a whole block (the bottom and right edges) are
+    dropped. Pixel (i, j) of the result is centred on source pixel
+    (factor * i + (factor - 1) / 2, factor * j + (factor - 1) / 2). float64 input stays
+    float64; anything else is averaged in float32. A block holding a NaN is NaN.
+    """
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"block factor must be >= 1, got {factor}")
+    dtype = np.float64 if np.asarray(data).dtype == np.float64 else np.float32
+    data = np.asarray(data, dtype=dtype)
+    if data.ndim < 2:
+        raise ValueError(f"block_mean needs at least 2 dimensions, got shape {data.shape}")
+    height, width = data.shape[-2] // factor, data.shape[-1] // factor
+    if height == 0 or width == 0:
+        raise ValueError(f"an image of shape {data.shape} is smaller than one "
+                         f"{factor} x {factor} block")
+    if factor == 1:
         return data
-    rows, cols = (data.shape[0] // factor) * factor, (data.shape[1] // factor) * factor
-    blocks = data[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+    blocks = data[..., : height * factor, : width * factor].reshape(
+        *data.shape[:-2], height, factor, width, factor)
     # sum along rows of each block first (contiguous memory), then down the columns
-    return (blocks.sum(axis=3, dtype=np.float32).sum(axis=1) / factor**2).astype(np.float32)
+    return (blocks.sum(axis=-1, dtype=dtype).sum(axis=-2) / factor**2).astype(dtype)
+
+
+def binned_disk_mask(image_size: int, radius_px: float, factor: int) -> np.ndarray:
+    """(image_size // factor, image_size // factor) boolean mask of the ``factor`` x
+    ``factor`` blocks that lie wholly on the disk of ``radius_px`` (every pixel centre
+    within it): the pixels that binned metrics and figures count."""
+    return block_mean(disk_mask(image_size, radius_px).astype(np.float32), factor) == 1.0
 
 
 def resample_to_frame(

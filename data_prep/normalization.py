@@ -63,9 +63,12 @@ class Normalization:
         return (2.0 * (values - low) / (high - low) - 1.0).astype(np.float32)
 
     def denormalize(self, normalized: np.ndarray) -> np.ndarray:
-        """Values in [-1, 1] (any shape) -> float32 physical values in ``unit``."""
+        """Values in [-1, 1] (any shape) -> float32 physical values in ``unit``, within the
+        clip limits: values beyond [-1, 1] (a linear-output network's) are clipped first,
+        since the data never held anything beyond the limits. NaNs stay NaN."""
         low, high = self._bounds()
-        scaled = (np.asarray(normalized, dtype=np.float64) + 1.0) / 2.0 * (high - low) + low
+        normalized = np.clip(np.asarray(normalized, dtype=np.float64), -1.0, 1.0)
+        scaled = (normalized + 1.0) / 2.0 * (high - low) + low
         if self.kind == "log10":
             scaled = np.power(10.0, scaled)
         return scaled.astype(np.float32)

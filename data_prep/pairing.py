@@ -57,8 +57,7 @@ from astropy.time import Time
 from astropy.utils.exceptions import AstropyWarning
 
 from data_prep.fitsio import KINDS, FitsInputError, check_header, observation_time, read_header
-
-EUV_KINDS = ("aia", "euvi")
+from data_prep.presets.schema import EUV_KINDS
 # names taken from folders (lower case); JSOC names such as
 # "hmi.m_720s.20240101_000000_tai.3.magnetogram.fits" end in ".fits" too
 FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fts.gz", ".fit.gz", ".fits.fz", ".fz")

@@ -27,10 +27,18 @@ import numpy as np
 from data_prep.atomic import write_json_atomically
 from data_prep.fitsio import FitsInputError
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
-from data_prep.pairing import EUV_KINDS, ChannelSet, Pair, pair_by_time, pair_channels_by_time
+from data_prep.pairing import (
+    EUV_KINDS,
+    ChannelSet,
+    Pair,
+    expand_paths,
+    pair_by_time,
+    pair_channels_by_time,
+)
 from data_prep.pairs import PairWriter
 from data_prep.prepare import prepare_map
 from data_prep.presets import load_preset
+from data_prep.presets.schema import SCHEMA, check_config
 from data_prep.progress import Progress
 from data_prep.splits import SplitRule
 
@@ -107,10 +115,21 @@ class PrepSettings:
 
     @classmethod
     def from_preset(cls, name_or_path: str, **overrides: Any) -> "PrepSettings":
-        """Settings of a preset (name or JSON path); ``overrides`` replace single fields
-        (None values are ignored, so command-line defaults can be passed through)."""
+        """Settings of a preset (name or JSON path); ``overrides`` replace single ``data``
+        settings (None values are ignored, so command-line defaults can be passed through).
+        The result is checked against the schema (:mod:`data_prep.presets.schema`): a bad
+        value raises ValueError naming each bad setting on its own line."""
         preset = load_preset(name_or_path)
-        data = preset["data"]
+        degradation_table = overrides.pop("degradation_table", None)
+        data = dict(preset.get("data") or {})
+        unknown = set(overrides) - set(SCHEMA["data"])
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        data.update({key: list(value) if isinstance(value, tuple) else value
+                     for key, value in overrides.items() if value is not None})
+        problems = check_config({"data": data}, sections=("data",))
+        if problems:
+            raise ValueError("\n".join(problems))
         values = dict(
             preset=preset["name"], image_size=int(data["image_size"]),
             radius_px=float(data["radius_px"]),
@@ -121,11 +140,8 @@ class PrepSettings:
             magnetogram_mask_rsun=data["magnetogram_mask_rsun"],
             euv_mask_rsun=data["euv_mask_rsun"], pair_tolerance_s=float(data["pair_tolerance_s"]),
             test_months=tuple(data["test_months"]), val_months=tuple(data["val_months"]),
+            degradation_table=degradation_table,
         )
-        unknown = set(overrides) - set(values) - {"degradation_table"}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
     # -- the first (or only) channel, as single-channel code knew it ----------------------
@@ -274,6 +290,10 @@ def build_pair_file(
     """
     out = Path(out)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    for sources, what in ((euv_sources, "EUV"), (magnetogram_sources, "magnetogram")):
+        if not [path for path in expand_paths(sources) if Path(path).exists()]:
+            raise FileNotFoundError(f"{', '.join(str(s) for s in sources)}: no {what} FITS "
+                                    "file (no such file, or no FITS file in the folder)")
     if len(settings.input_channels) == 1:
         report = pair_by_time(
             euv_sources, magnetogram_sources, tolerance_s=settings.pair_tolerance_s,
@@ -285,6 +305,9 @@ def build_pair_file(
             [(channel.name, channel.wavelength) for channel in settings.input_channels],
             tolerance_s=settings.pair_tolerance_s, euv_kind=settings.input_kind,
         )
+    if not report.pairs and not out.exists():  # nothing to write: write nothing
+        problems = [f"{entry.path}: {entry.reason}" for entry in report.rejected + report.unmatched]
+        raise ValueError("\n".join(["no EUV-magnetogram pair could be made"] + problems))
     failed: list[dict[str, str]] = []
     written = skipped = 0
     with PairWriter(

@@ -70,16 +70,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_prep.geometry import disk_mask
+from data_prep.geometry import RSUN_REF_M, check_image_size, disk_mask
 from data_prep.normalization import euv_normalization, magnetogram_normalization
 from data_prep.pairs import PairWriter, iso_time
 from data_prep.splits import SplitRule
 
 RSUN_FRACTION = 392 / 1024  # solar radius / frame size of the seed's preprocessed images
-RSUN_REF_M = 695_700_000.0  # nominal solar radius (IAU 2015), m
 AU_M = 149_597_870_700.0  # 1 astronomical unit, m
 RSUN_OBS_ARCSEC = math.degrees(math.asin(RSUN_REF_M / AU_M)) * 3600.0  # ~959.2 arcsec
-MIN_IMAGE_SIZE = 16
+MIN_TOY_SIZE = 16  # the smallest image make_toy_sun draws (any size, e.g. a detector)
 
 # Magnetic field (Gauss, radial field unless said otherwise).
 ACTIVE_LATITUDES_DEG = (5.0, 35.0)  # the activity belts
@@ -875,7 +874,7 @@ def make_toy_sun(
     Returns:
         A :class:`ToySun` with float32 (image_size, image_size) images in DN/s and Gauss.
     """
-    image_size = _check_image_size(image_size)
+    image_size = _toy_size(image_size)
     if north_leading_polarity not in (1, -1):
         raise ValueError(f"north_leading_polarity must be +1 or -1, got {north_leading_polarity}")
     if not 0.05 <= rsun_fraction <= 0.5:
@@ -1092,11 +1091,13 @@ def toy_times(
     return [t.isoformat(timespec="milliseconds") for t in times]
 
 
-def _check_image_size(image_size: Any) -> int:
+def _toy_size(image_size: Any) -> int:
+    """``image_size`` as an int, for :func:`make_toy_sun` (any image, not only a network
+    frame); ValueError unless it is an integer >= MIN_TOY_SIZE."""
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
         raise ValueError(f"image_size must be an integer, got {image_size!r}")
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be >= {MIN_IMAGE_SIZE} pixels, got {image_size}")
+    if image_size < MIN_TOY_SIZE:
+        raise ValueError(f"image_size must be >= {MIN_TOY_SIZE} pixels, got {image_size}")
     return int(image_size)
 
 
@@ -1169,12 +1170,14 @@ def write_toy_dataset(
     ``toy_times(n_pairs)[i]``, so a run that was interrupted resumes (samples already
     present are skipped) with identical results; resume with the same arguments. Each
     sample's ``input_files`` names one file per channel; its ``input_header`` is that of
-    the first channel. Raises ValueError for ``n_pairs`` < 1, an image size that is not an
-    integer >= 16, or an unknown channel or preset. Returns the finished file's path.
+    the first channel. Raises ValueError for ``n_pairs`` < 1, an image size the networks
+    cannot take (not a power of two >= 32, :func:`data_prep.geometry.check_image_size`),
+    or an unknown channel or preset. Returns the finished file's path.
     """
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
         raise ValueError(f"n_pairs must be an integer >= 1, got {n_pairs!r}")
-    image_size = _check_image_size(image_size)
+    check_image_size(image_size)  # a pair file is for the networks
+    image_size = int(image_size)
     for reserved in ("image_size", "seed", "coronal_wavelengths"):
         if reserved in toy_kwargs:
             raise ValueError(f"give {reserved} as an argument of write_toy_dataset"

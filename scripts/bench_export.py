@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 from solarmaggan.config import resolve_config, save_config  # noqa: E402
 from solarmaggan.export import export, interpreter_class, parity_input  # noqa: E402
 from solarmaggan.models.flops import forward_flops  # noqa: E402
-from solarmaggan.training import build_pix2pix  # noqa: E402
+from solarmaggan.models.from_config import generator_from_config  # noqa: E402
 from bench_prep import best_seconds  # noqa: E402  (scripts/ is on the path)
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
     config = resolve_config(args.preset)
-    generator = build_pix2pix(config).generator
+    generator = generator_from_config(config)
     flops = forward_flops(generator)
     euv = parity_input(config)
     results = {"preset": args.preset, "image_size": config["data"]["image_size"],

@@ -12,22 +12,31 @@ Subcommands:
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
     demo      every stage on the built-in toy Sun, on a CPU
 
-``solarmaggan --version`` and ``--help`` answer without importing TensorFlow.
+``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
+checks its settings and paths first (a wrong path or setting is answered at once), then
+loads TensorFlow without its start-up lines (``--verbose`` keeps them; see
+``solarmaggan.console``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
+from pathlib import Path
 
 from data_prep.__main__ import (
+    add_command,
     add_info_arguments,
     add_prep_arguments,
     add_toysun_arguments,
+    preset_help,
     run_handler,
 )
+from data_prep.geometry import check_image_size
+from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
+from solarmaggan.console import configure, load_tensorflow
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -48,6 +57,8 @@ def format_table(title: str, rows: list[tuple[str, str, str, int]]) -> str:
 
 
 def run_summary(args: argparse.Namespace) -> int:
+    check_image_size(args.image_size)
+    load_tensorflow()
     from solarmaggan.models import build_discriminator, build_generator, receptive_field
 
     generator = build_generator(
@@ -78,40 +89,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"solarmaggan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    summary = commands.add_parser(
-        "summary", help="print the layer tables and parameter counts of the networks"
-    )
-    summary.add_argument("--image-size", type=int, default=1024, help="pixels a side (1024)")
-    summary.add_argument("--input-channels", type=int, default=1, help="EUV channels (1)")
-    summary.add_argument("--output-channels", type=int, default=1, help="magnetogram channels (1)")
-    summary.add_argument("--depth", type=int, default=None, help="U-Net levels (down to 4x4)")
-    summary.add_argument("--norm", choices=["batch", "instance"], default="batch")
+    summary = add_command(commands, "summary",
+                          "print the layer tables and parameter counts of the networks")
+    summary.add_argument("--image-size", type=int, default=1024,
+                         help="pixels a side, a power of two >= 32")
+    summary.add_argument("--input-channels", type=int, default=1, help="EUV channels")
+    summary.add_argument("--output-channels", type=int, default=1, help="magnetogram channels")
+    summary.add_argument("--depth", type=int, default=None,
+                         help="U-Net levels (default: down to 4x4)")
+    summary.add_argument("--norm", choices=NORMS, default="batch", help="normalisation layers")
     summary.set_defaults(handler=run_summary)
 
-    add_info_arguments(commands.add_parser("info", help="describe an HDF5 pair file"))
-    add_toysun_arguments(
-        commands.add_parser("toysun", help="write a synthetic toy-Sun pair file (no downloads)")
-    )
-    add_prep_arguments(commands.add_parser(
-        "prep", help="FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
-    add_train_arguments(commands.add_parser(
-        "train", help="train or resume a model on an HDF5 pair file (TensorBoard logs)"))
-    add_evaluate_arguments(commands.add_parser(
-        "evaluate", help="metrics of a trained model on an HDF5 split (report.json, figures)"))
-    add_generate_arguments(commands.add_parser(
-        "generate", help="EUV FITS files -> AI-generated magnetogram FITS and PNG"))
-    add_export_arguments(commands.add_parser(
-        "export", help="trained generator -> SavedModel and TFLite (saved_models/NAME)"))
-    demo = commands.add_parser("demo", help="the whole system on the built-in toy Sun (CPU)")
-    demo.add_argument("--out", default="demo", help="output folder (demo)")
-    demo.add_argument("--small", action="store_true", help="64 x 64, shallow network, 60 steps: ~15 s (a plumbing check)")
-    demo.add_argument("--seed", type=int, default=0)
+    add_info_arguments(add_command(commands, "info", "describe an HDF5 pair file"))
+    add_toysun_arguments(add_command(commands, "toysun",
+                                     "write a synthetic toy-Sun pair file (no downloads)"))
+    add_prep_arguments(add_command(commands, "prep",
+                                   "FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
+    add_train_arguments(add_command(
+        commands, "train", "train or resume a model on an HDF5 pair file (TensorBoard logs)"))
+    add_evaluate_arguments(add_command(
+        commands, "evaluate", "metrics of a trained model on an HDF5 split (report.json, figures)"))
+    add_generate_arguments(add_command(
+        commands, "generate", "EUV FITS files -> AI-generated magnetogram FITS and PNG"))
+    add_export_arguments(add_command(
+        commands, "export", "trained generator -> SavedModel and TFLite (saved_models/NAME)"))
+    demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
+    demo.add_argument("--out", default="demo", help="output folder")
+    demo.add_argument("--small", action="store_true",
+                      help="64 x 64, shallow network, 60 steps: ~15 s (a plumbing check)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of data and training")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=run_demo_command)
+    for command in commands.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="also show the libraries' start-up and log lines "
+                                  "(or set SOLARMAGGAN_VERBOSE=1)")
     return parser
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
+    load_tensorflow()
     from solarmaggan.demo import run_demo
 
     run_demo(args.out, small=args.small, seed=args.seed, progress=not args.quiet)
@@ -125,7 +142,24 @@ def add_model_arguments(parser: argparse.ArgumentParser, batch_size: bool = True
                         help="run directory (its best generator) or generator .keras file "
                              "(config.json beside it)")
     if batch_size:
-        parser.add_argument("--batch-size", type=int, default=4, help="images a batch (4)")
+        parser.add_argument("--batch-size", type=int, default=4, help="images a batch")
+
+
+def existing_file(path: str, what: str) -> Path:
+    """``path`` as a Path; FileNotFoundError naming it unless it is a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what}" if not path.exists()
+                                else f"{path}: not a file ({what} expected)")
+    return path
+
+
+def check_pair_file(path: str) -> None:
+    """Refuse, before TensorFlow loads, a missing or unreadable HDF5 pair file."""
+    from data_prep.pairs import PairFile
+
+    with PairFile(existing_file(path, "pair file")):
+        pass
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +173,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from solarmaggan.model_files import resolve_model_path
+
+    resolve_model_path(args.model, args.which)
+    load_tensorflow()
     from solarmaggan.export import export
 
     manifest = export(args.model, args.out, args.format, args.which)
@@ -147,22 +185,26 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"  {name}: {size / 2**20:.1f} MiB")
     print("  parity (max |difference| vs Keras, normalised units): " + ", ".join(
         f"{key} {value:.2e}" for key, value in manifest["parity_max_abs"].items()))
+    for kind, meaning in manifest["inference"].items():
+        print(f"  {kind}: {meaning}")
     return 0
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--data", required=True, help="HDF5 pair file")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"],
+                        help="the split to evaluate")
     parser.add_argument("--out", required=True, help="folder for report.json and figures")
-    parser.add_argument("--examples", type=int, default=4, help="example panels (4)")
-    parser.add_argument("--disk-fraction", type=float, default=0.95,
-                        help="pixels within this fraction of R_sun count (0.95)")
-    parser.add_argument("--bin-factor", type=int, default=8, help="binning for binned CC (8)")
+    parser.add_argument("--examples", type=int, default=4, help="example rows in examples.png")
+    parser.add_argument("--disk-fraction", type=float, default=None,
+                        help="pixels within this fraction of R_sun count (default: the "
+                             "model's data.disk_rsun, 0.95 in every preset)")
+    parser.add_argument("--bin-factor", type=int, default=8, help="binning for binned metrics")
     parser.add_argument("--active-threshold", type=float, default=50.0, dest="active_threshold_gauss",
-                        help="|B| of binned active-region pixels, G (50)")
+                        help="|B| of binned active-region pixels, G")
     parser.add_argument("--flux-threshold", type=float, default=10.0, dest="flux_threshold_gauss",
-                        help="|B| counted in fluxes, G (10, as the original)")
+                        help="|B| counted in fluxes, G (as the original)")
     parser.add_argument("--deproject", action="store_true", help="fluxes de-projected by 1/mu")
     parser.add_argument("--tensorboard", action="store_true", help="also write OUT/logs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -170,6 +212,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from solarmaggan.model_files import resolve_model_path
+
+    resolve_model_path(args.model)
+    check_pair_file(args.data)
+    load_tensorflow()
     from solarmaggan.evaluate import evaluate, summary_table
 
     report = evaluate(
@@ -193,7 +240,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--off-disk", choices=["nan", "zero"], default="nan",
-                        help="value beyond the disk (nan)")
+                        help="value beyond the disk")
     parser.add_argument("--no-quicklook", action="store_true", help="no PNG")
     parser.add_argument("--any-wavelength", action="store_true",
                         help="accept any wavelength (one-channel models)")
@@ -206,6 +253,14 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from data_prep.pairing import expand_paths
+    from solarmaggan.model_files import resolve_model_path
+
+    resolve_model_path(args.model)
+    if not [path for path in expand_paths(args.inputs) if Path(path).exists()]:
+        raise FileNotFoundError(f"{', '.join(args.inputs)}: no such FITS file, or no FITS "
+                                "file in the folder")
+    load_tensorflow()
     from solarmaggan.generate import generate
 
     report = generate(args.model, args.inputs, args.out, batch_size=args.batch_size,
@@ -215,37 +270,43 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:
-        print(f"  failed: {failure['reason']}", file=sys.stderr)
-    return 1 if report["failed"] else 0
+        print(f"solarmaggan generate: error: {failure['reason']}", file=sys.stderr)
+    if not report["failed"]:
+        return 0
+    return 1 if report["written"] or report["skipped"] else 2  # 2: nothing could be used
 
 
-# command-line shortcuts for common training settings: option -> (section.key, type)
+# command-line shortcuts for common training settings: option -> (section.key, type,
+# allowed values)
 TRAIN_SHORTCUTS = {
-    "steps": ("training.steps", int),
-    "batch_size": ("training.batch_size", int),
-    "precision": ("training.precision", str),
-    "steps_per_execution": ("training.steps_per_execution", int),
-    "lr_schedule": ("training.lr_schedule", str),
-    "decay_steps": ("training.decay_steps", int),
-    "seed": ("training.seed", int),
-    "validation_every": ("training.validation_every", int),
-    "validation_pairs": ("training.validation_pairs", int),
-    "checkpoint_every": ("training.checkpoint_every", int),
-    "strategy": ("training.strategy", str),  # default | mirrored | multiworker
+    "steps": ("training.steps", int, None),
+    "batch_size": ("training.batch_size", int, None),
+    "precision": ("training.precision", str, PRECISIONS),
+    "steps_per_execution": ("training.steps_per_execution", int, None),
+    "lr_schedule": ("training.lr_schedule", str, LR_SCHEDULES),
+    "decay_steps": ("training.decay_steps", int, None),
+    "seed": ("training.seed", int, None),
+    "validation_every": ("training.validation_every", int, None),
+    "validation_pairs": ("training.validation_pairs", int, None),
+    "checkpoint_every": ("training.checkpoint_every", int, None),
+    "strategy": ("training.strategy", str, STRATEGIES),
 }
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="quick", help="preset name (kim2019, quick) or JSON file")
-    parser.add_argument("--data", required=True, help="HDF5 pair file (solarmaggan prep / toysun)")
+    parser.add_argument("--preset", default="quick", help=preset_help())
+    parser.add_argument("--data", required=True,
+                        help="HDF5 pair file (solarmaggan prep / toysun); its image size and "
+                             "solar radius become data.image_size and data.radius_px")
     parser.add_argument("--run-dir", required=True,
                         help="run directory: config, checkpoints, best generator, logs/")
     parser.add_argument("--resume", action="store_true",
                         help="require a checkpoint to continue from (re-running resumes anyway)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override any preset setting, e.g. --set model.depth=6 (repeatable)")
-    for option, (key, kind) in TRAIN_SHORTCUTS.items():
-        parser.add_argument("--" + option.replace("_", "-"), type=kind, help=f"sets {key}")
+    for option, (key, kind, choices) in TRAIN_SHORTCUTS.items():
+        parser.add_argument("--" + option.replace("_", "-"), type=kind, choices=choices,
+                            help=f"sets {key} (default: the preset's)")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA-compile the training step (training.xla)")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
@@ -256,10 +317,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` overrides followed by those of the shortcut options that were given."""
-    import json
-
     overrides = list(args.set)
-    for option, (key, _) in TRAIN_SHORTCUTS.items():
+    for option, (key, _, _) in TRAIN_SHORTCUTS.items():
         value = getattr(args, option)
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
@@ -270,10 +329,14 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from solarmaggan.config import resolve_config
+    from solarmaggan.config import check_data, resolve_config
+
+    check_pair_file(args.data)
+    config = resolve_config(args.preset, train_overrides(args), data_file=args.data)
+    check_data(args.data, config)
+    load_tensorflow()
     from solarmaggan.training import train
 
-    config = resolve_config(args.preset, train_overrides(args))
     summary = train(config, args.data, args.run_dir, resume=args.resume, progress=not args.quiet)
     best = summary["best"]
     print(f"finished at step {summary['step']}; best validation pixel_cc "
@@ -288,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    configure(args.verbose)
     return run_handler(args, "solarmaggan")
 
 

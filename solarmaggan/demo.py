@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from data_prep.atomic import write_json_atomically
+from data_prep.geometry import RSUN_REF_M
 from data_prep.prepare import solar_radius_arcsec
-from data_prep.toysun import RSUN_REF_M, make_toy_sun, write_toy_dataset
+from data_prep.toysun import make_toy_sun, write_toy_dataset
 
 EUVI_HEADER = "euvi_20090615_000900_n4euA_s.header"  # STEREO-A EUVI, in sunpy's test data
 
@@ -111,9 +112,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
           f"{out / 'data' / 'far_side_euvi'}")
 
     start = _stage("train: the quick preset on the CPU", 2)
-    radius = 392 / 1024 * size
-    config = resolve_config("quick", [f"data.image_size={size}", f"data.radius_px={radius}",
-                                      f"training.seed={seed}", *settings["overrides"]])
+    config = resolve_config("quick", [f"training.seed={seed}", *settings["overrides"]],
+                            data_file=pairs)
     result = train(config, pairs, out / "run", progress=progress)
     summary["stages"]["train"] = {"run_dir": str(out / "run"), "step": result["step"],
                                   "best": result["best"],

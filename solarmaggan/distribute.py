@@ -31,7 +31,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+from data_prep.presets.schema import STRATEGIES
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

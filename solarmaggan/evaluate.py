@@ -7,15 +7,21 @@ and MAE in Gauss; SSIM; active / quiet region CC and RMSE; total unsigned and ne
 Maxwell with the pixel area from each sample's header: CDELT1 and DSUN_OBS). Output in
 ``out``:
 
-    report.json          settings, per-image metrics (with observation times), aggregate
+    report.json          settings (the disk among them), per-image metrics (with
+                         observation times), aggregate
     scatter.png          generated vs observed field on the disk (8x8 binned), 2-D histogram
     flux.png             total unsigned flux, observed and generated, against time
     examples.png         the first few pairs: EUV | observed | generated | difference
     logs/                (with tensorboard=True) the aggregate as scalars, the panels as images
+
+The disk is the model's (``data.disk_rsun`` of its configuration, 0.95 R_sun in every
+preset, the one its validation and model selection used) unless ``disk_fraction`` is
+given; every metric and figure uses the same one, and the report records it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,14 +29,14 @@ from typing import Any
 import numpy as np
 
 from data_prep.atomic import write_json_atomically
+from data_prep.geometry import RSUN_REF_M, binned_disk_mask, block_mean
 from data_prep.pairs import PairFile
 from data_prep.progress import Progress
+from solarmaggan.config import check_data, data_normalizations
 from solarmaggan.data import make_dataset
-from solarmaggan.metrics import aggregate, bin_image, compare_magnetograms, pixel_area_cm2
+from solarmaggan.metrics import aggregate, compare_magnetograms, pixel_area_cm2
 from solarmaggan.model_files import load_trained_generator
-from solarmaggan.training import check_data, colour_panel, data_normalizations
-
-RSUN_M = 6.957e8
+from solarmaggan.plotting import colour_panel, examples_figure, flux_figure, scatter_figure
 
 
 def sample_pixel_area_cm2(header: dict[str, Any]) -> float | None:
@@ -41,42 +47,8 @@ def sample_pixel_area_cm2(header: dict[str, Any]) -> float | None:
     scale = float(lower["cdelt1"])
     if str(lower.get("cunit1", "arcsec")).strip().lower().startswith("deg"):
         scale *= 3600.0
-    return pixel_area_cm2(scale, float(lower["dsun_obs"]), float(lower.get("rsun_ref", RSUN_M)))
-
-
-def _write_figures(out: Path, records: list[dict], scatter: tuple[np.ndarray, np.ndarray],
-                   panels: list[np.ndarray], limit: float) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    observed, generated = scatter
-    figure, axes = plt.subplots(figsize=(5, 5), dpi=100)
-    axes.hist2d(observed, generated, bins=80, range=[[-limit, limit]] * 2, cmap="Greys",
-                norm=matplotlib.colors.LogNorm())
-    axes.plot([-limit, limit], [-limit, limit], "r-", lw=0.8)
-    axes.set_xlabel("observed B_LOS [G] (8x8 binned, on disk)")
-    axes.set_ylabel("generated B_LOS [G]")
-    figure.savefig(out / "scatter.png")
-    plt.close(figure)
-    written.append("scatter.png")
-    if records and "unsigned_flux_true_mx" in records[0]:
-        times = np.array([np.datetime64(r["time"][:19]) for r in records])
-        figure, axes = plt.subplots(figsize=(7, 3.5), dpi=100)
-        axes.plot(times, [r["unsigned_flux_true_mx"] for r in records], "k.-", label="observed")
-        axes.plot(times, [r["unsigned_flux_generated_mx"] for r in records], "r.-", label="generated")
-        axes.set_ylabel("total unsigned flux [Mx]")
-        axes.legend()
-        figure.autofmt_xdate()
-        figure.savefig(out / "flux.png")
-        plt.close(figure)
-        written.append("flux.png")
-    if panels:
-        matplotlib.image.imsave(out / "examples.png", np.clip(np.concatenate(panels, axis=0), 0, 1))
-        written.append("examples.png")
-    return written
+    return pixel_area_cm2(scale, float(lower["dsun_obs"]),
+                          float(lower.get("rsun_ref", RSUN_REF_M)))
 
 
 def evaluate(
@@ -88,17 +60,21 @@ def evaluate(
     examples: int = 4,
     tensorboard: bool = False,
     progress: bool = True,
+    disk_fraction: float | None = None,
+    bin_factor: int = 8,
     **metric_options: Any,
 ) -> dict[str, Any]:
     """Evaluate a run directory's best generator (or a generator file) on ``split`` of
     ``data_path``; writes ``out/report.json`` and figures and returns the report.
-    ``metric_options`` go to :func:`compare_magnetograms` (disk_fraction, bin_factor,
-    active_threshold_gauss, flux_threshold_gauss, deproject); SSIM maps every image with
-    the same range, the data's clip limit (+-100 G for kim2019)."""
+
+    ``disk_fraction``: the disk, as a fraction of the solar radius (default: the model's
+    ``data.disk_rsun``). ``bin_factor`` and ``metric_options`` (active_threshold_gauss,
+    flux_threshold_gauss, deproject) go to :func:`compare_magnetograms`; SSIM maps every
+    image with the same range, the data's clip limit (+-100 G for kim2019). Only the
+    split read must hold samples."""
     generator, config, model_file = load_trained_generator(model)
-    check_data(data_path, config)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_data(data_path, config, splits=(split,))
+    disk = float(config["data"]["disk_rsun"] if disk_fraction is None else disk_fraction)
     _, magnetogram_scaling = data_normalizations(config)
     limit = float(config["data"]["magnetogram_limit_gauss"])
     with PairFile(data_path) as pairs:
@@ -107,46 +83,63 @@ def evaluate(
         image_size = pairs.image_size
         times = pairs.times()
         headers = [pairs.header(int(i), "target") for i in indices]
-    if len(indices) == 0:
-        raise ValueError(f"{data_path}: the split {split!r} holds no samples")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
-    records, panels = [], []
+    records, shown = [], []
     scatter_true, scatter_generated = [], []
-    disk_bins, bin_factor = _disk_bins(image_size, radius_px, metric_options.get("bin_factor", 8))
+    disk_bins = binned_disk_mask(image_size, disk * radius_px, bin_factor)
     position = 0
     for euv, magnetogram in make_dataset(data_path, split, batch_size=batch_size,
                                          shuffle=False, augment=False):
         generated = np.asarray(generator(euv, training=False))
-        true_gauss = magnetogram_scaling.denormalize(magnetogram.numpy())
-        generated_gauss = magnetogram_scaling.denormalize(generated)
+        true_gauss = magnetogram_scaling.denormalize(magnetogram.numpy())[..., 0]
+        generated_gauss = magnetogram_scaling.denormalize(generated)[..., 0]
         for row in range(generated.shape[0]):
             index = int(indices[position])
             area = sample_pixel_area_cm2(headers[position])
-            scores = compare_magnetograms(true_gauss[row, ..., 0], generated_gauss[row, ..., 0],
-                                          radius_px, area, **metric_options,
-                                          ssim_range_gauss=limit)
+            scores = compare_magnetograms(true_gauss[row], generated_gauss[row], radius_px, area,
+                                          disk_fraction=disk, bin_factor=bin_factor,
+                                          ssim_range_gauss=limit, **metric_options)
             records.append({"index": index, "time": times[index], **scores})
-            scatter_true.append(bin_image(true_gauss[row, ..., 0], bin_factor)[disk_bins])
-            scatter_generated.append(
-                bin_image(generated_gauss[row, ..., 0], bin_factor)[disk_bins])
-            if len(panels) < examples:
-                panels.append(colour_panel(euv.numpy()[row, ..., 0], true_gauss[row, ..., 0],
-                                           generated_gauss[row, ..., 0], limit))
+            scatter_true.append(block_mean(true_gauss[row], bin_factor)[disk_bins])
+            scatter_generated.append(block_mean(generated_gauss[row], bin_factor)[disk_bins])
+            if len(shown) < examples:
+                shown.append((euv.numpy()[row, ..., 0], true_gauss[row], generated_gauss[row],
+                              times[index][:16]))
             position += 1
             bar.update()
     bar.close()
     report = {
         "model": str(model_file), "data": str(data_path), "split": split,
-        "settings": {"radius_px": radius_px, "magnetogram_limit_gauss": limit, **metric_options},
+        "settings": {"radius_px": radius_px, "disk_rsun": disk, "bin_factor": bin_factor,
+                     "magnetogram_limit_gauss": limit, **metric_options},
         "aggregate": aggregate(records), "per_image": records,
     }
     report["figures"] = _write_figures(
-        out, records, (np.concatenate(scatter_true), np.concatenate(scatter_generated)), panels,
-        limit)
+        out, records, (np.concatenate(scatter_true), np.concatenate(scatter_generated)), shown,
+        limit, f"{bin_factor}x{bin_factor} binned, within {disk:g} R_sun")
     write_json_atomically(out / "report.json", _finite_or_null(report), allow_nan=False)
     if tensorboard:
-        _write_tensorboard(out / "logs", report["aggregate"], panels)
+        _write_tensorboard(out / "logs", report["aggregate"],
+                           [colour_panel(*example[:3], limit) for example in shown])
     return report
+
+
+def _write_figures(out: Path, records: list[dict], scatter: tuple[np.ndarray, np.ndarray],
+                   examples: list[tuple], limit: float, scatter_pixels: str) -> list[str]:
+    """scatter.png, flux.png (when fluxes were measured) and examples.png; their names."""
+    scatter_figure(out / "scatter.png", *scatter, limit, scatter_pixels)
+    written = ["scatter.png"]
+    if records and "unsigned_flux_true_mx" in records[0]:
+        flux_figure(out / "flux.png", [r["time"] for r in records],
+                    [r["unsigned_flux_true_mx"] for r in records],
+                    [r["unsigned_flux_generated_mx"] for r in records])
+        written.append("flux.png")
+    if examples:
+        examples_figure(out / "examples.png", examples, limit)
+        written.append("examples.png")
+    return written
 
 
 def _finite_or_null(value: Any) -> Any:
@@ -160,13 +153,6 @@ def _finite_or_null(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def _disk_bins(image_size: int, radius_px: float, factor: int) -> tuple[np.ndarray, int]:
-    """(mask of binned pixels whose centre lies on the disk, factor)."""
-    from data_prep.geometry import disk_mask
-
-    return bin_image(disk_mask(image_size, radius_px).astype(np.float32), factor) > 0.999, factor
 
 
 def _write_tensorboard(folder: Path, scores: dict[str, Any], panels: list[np.ndarray]) -> None:
@@ -183,10 +169,12 @@ def _write_tensorboard(folder: Path, scores: dict[str, Any], panels: list[np.nda
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    """The main aggregate metrics as a Markdown table."""
-    scores = report["aggregate"]
-    rows = [("images", "n_images", "{:.0f}"), ("pixel CC (disk)", "pixel_cc_mean", "{:.3f}"),
-            ("pixel CC, 8x8 binned", "pixel_cc_binned_mean", "{:.3f}"),
+    """The main aggregate metrics as a Markdown table ("n/a" where report.json has null)."""
+    scores, settings = report["aggregate"], report["settings"]
+    factor = settings["bin_factor"]
+    rows = [("images", "n_images", "{:.0f}"),
+            (f"pixel CC (disk, {settings['disk_rsun']:g} R_sun)", "pixel_cc_mean", "{:.3f}"),
+            (f"pixel CC, {factor}x{factor} binned", "pixel_cc_binned_mean", "{:.3f}"),
             ("CC active / quiet", ("cc_active_mean", "cc_quiet_mean"), "{:.3f}"),
             ("RMSE [G]", "rmse_gauss_mean", "{:.2f}"), ("MAE [G]", "mae_gauss_mean", "{:.2f}"),
             ("SSIM", "ssim_mean", "{:.3f}"), ("unsigned-flux CC", "flux_cc", "{:.3f}")]
@@ -194,6 +182,7 @@ def summary_table(report: dict[str, Any]) -> str:
     for label, keys, form in rows:
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = [scores.get(key) for key in keys]
-        text = " / ".join(form.format(v) if isinstance(v, (int, float)) else "n/a" for v in values)
+        text = " / ".join(form.format(v) if isinstance(v, (int, float)) and math.isfinite(v)
+                          else "n/a" for v in values)
         lines.append(f"| {label} | {text} |")
     return "\n".join(lines)

@@ -14,19 +14,24 @@ SavedModel signatures (both take ``euv``: float32 (batch, H, W, C) in [-1, 1], t
 of the run's preparation and EUV normalisation):
 
     ``serving_default``      -> ``magnetogram``: float32 (batch, H, W, 1) in [-1, 1]
-    ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss (de-normalised
-                                with the recorded clip limits)
+    ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss, clipped to the
+                                recorded clip limits (as ``solarmaggan generate`` writes)
 
-The generator is rebuilt in float32 from the configuration and the trained weights are
-copied in, so a model trained in mixed precision exports in float32 (and converts to
-TFLite); dropout and batch statistics at inference follow the run's
-``model.stochastic_inference``. Everything is written into a temporary folder first and
-moved into place only when complete, so a failed export never replaces a good one.
+The generator alone is rebuilt in float32 from the configuration and the trained weights
+are copied in, so a model trained in mixed precision exports in float32 (and converts to
+TFLite). What each exported graph does at inference is stated in the manifest
+(``inference``): for a run with ``model.stochastic_inference`` the SavedModel keeps the
+run's behaviour (each image normalised with its own statistics, dropout active: a new
+draw each call, so repeated calls differ), and its parity is measured with the dropout
+draws pinned to the Keras model's (the same seed state); TFLite cannot hold dropout
+(stateless random ops are not TFLite built-ins), so its files keep the per-image
+statistics with dropout off (the dropout's expectation), measured against the Keras model
+in that mode. Everything is written into a temporary folder first and moved into place
+only when complete, so a failed export never replaces a good one.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import os
@@ -42,8 +47,11 @@ import keras
 import tensorflow as tf
 
 from solarmaggan._version import __version__
+from solarmaggan.config import data_normalizations
+from solarmaggan.console import native_output_quieted
 from solarmaggan.model_files import load_trained_generator
-from solarmaggan.training import build_pix2pix, data_normalizations
+from solarmaggan.models.from_config import generator_from_config
+from solarmaggan.models.layers import set_stochastic_inference
 
 TFLITE_VARIANTS = {"tflite": "fp32", "tflite-fp16": "fp16", "tflite-int8": "int8"}
 FORMATS = ("savedmodel", *TFLITE_VARIANTS, "all")
@@ -52,12 +60,43 @@ TOLERANCES = {"savedmodel": 1e-5, "fp32": 1e-4, "fp16": 2e-2, "int8": 1e-1}
 
 
 def float32_generator(generator: keras.Model, config: dict[str, Any]) -> keras.Model:
-    """The configuration's generator built in float32, holding ``generator``'s weights."""
-    float32_config = copy.deepcopy(config)
-    float32_config["training"]["precision"] = "float32"
-    rebuilt = build_pix2pix(float32_config).generator
+    """The configuration's generator (only it) built in float32, holding ``generator``'s
+    weights."""
+    rebuilt = generator_from_config(config, precision="float32")
     rebuilt.set_weights([np.asarray(weight, np.float32) for weight in generator.get_weights()])
     return rebuilt
+
+
+def _seed_states(variables) -> dict[str, Any]:
+    """The dropout layers' random-seed state variables, by path (a Keras variable's
+    ``path``, a loaded SavedModel variable's name without ":0")."""
+    return {getattr(variable, "path", variable.name).removesuffix(":0"): variable
+            for variable in variables if "seed_generator_state" in variable.name}
+
+
+def pin_dropout(served, generator: keras.Model) -> None:
+    """Set the dropout seed states of a loaded SavedModel to those of ``generator``, so
+    that their next calls draw the same dropout masks (the parity check of a stochastic
+    graph)."""
+    saved = _seed_states(served.variables)
+    for path, variable in _seed_states(generator.variables).items():
+        saved[path].assign(variable.numpy())
+
+
+def inference_modes(config: dict[str, Any]) -> dict[str, str]:
+    """What the exported graphs do at inference, for the manifest."""
+    if not config["model"]["stochastic_inference"]:
+        deterministic = ("deterministic: batch normalisation with the moving statistics of "
+                         "training, no dropout")
+        return {"savedmodel": deterministic, "tflite": deterministic}
+    return {
+        "savedmodel": "stochastic, as the run (model.stochastic_inference): each image "
+                      "normalised with its own statistics, dropout active with a new draw "
+                      "each call, so repeated calls on the same image differ",
+        "tflite": "deterministic: each image normalised with its own statistics as the run, "
+                  "dropout off (its expectation); TFLite cannot hold the dropout's random "
+                  "ops",
+    }
 
 
 def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Path) -> None:
@@ -80,7 +119,7 @@ def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Pat
         return {"magnetogram": generator(euv, training=False)}
 
     def gauss(euv):
-        magnetogram = generator(euv, training=False)
+        magnetogram = tf.clip_by_value(generator(euv, training=False), -1.0, 1.0)
         return {"magnetogram_gauss": (magnetogram + 1.0) / 2.0 * (high - low) + low}
 
     archive.add_endpoint("serving_default", normalised, input_signature=[spec])
@@ -111,15 +150,12 @@ def interpreter_class():
     return Interpreter
 
 
-def tflite_interpreter(path: Path):
-    return interpreter_class()(model_path=str(path))
-
-
 def run_tflite(path: Path, euv: np.ndarray) -> np.ndarray:
     """Run a TFLite generator on a (batch, H, W, C) float32 batch, one image at a time."""
-    interpreter = tflite_interpreter(path)
-    runner = interpreter.get_signature_runner("serving_default")
-    return np.concatenate([runner(euv=euv[i: i + 1])["magnetogram"] for i in range(len(euv))])
+    with native_output_quieted():  # LiteRT's C++ notice of its CPU delegate
+        runner = interpreter_class()(model_path=str(path)).get_signature_runner("serving_default")
+        return np.concatenate([runner(euv=euv[i: i + 1])["magnetogram"]
+                               for i in range(len(euv))])
 
 
 def parity_input(config: dict[str, Any]) -> np.ndarray:
@@ -154,29 +190,41 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
     trained, config, model_file = load_trained_generator(model, which)
     name = Path(model).name if Path(model).is_dir() else Path(model).stem
     out = Path(out) if out is not None else Path("saved_models") / name
+    stochastic = bool(config["model"]["stochastic_inference"])
     generator = float32_generator(trained, config)
     euv = parity_input(config)
-    reference = np.asarray(generator(euv, training=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         savedmodel = work / "serving" / "1"
         write_savedmodel(generator, config, savedmodel)
-        served = tf.saved_model.load(str(savedmodel)).signatures["serving_default"]
-        parity = {"savedmodel": float(np.max(np.abs(
-            served(euv=tf.constant(euv))["magnetogram"].numpy() - reference)))}
+        served = tf.saved_model.load(str(savedmodel))
+        if stochastic:
+            pin_dropout(served, generator)
+        reference = np.asarray(generator(euv, training=False))
+        result = served.signatures["serving_default"](euv=tf.constant(euv))["magnetogram"]
+        parity = {"savedmodel": float(np.max(np.abs(result.numpy() - reference)))}
         files = {}
-        for fmt in wanted:
-            if fmt in TFLITE_VARIANTS:
-                variant = TFLITE_VARIANTS[fmt]
+        tflite_variants = [TFLITE_VARIANTS[fmt] for fmt in wanted if fmt in TFLITE_VARIANTS]
+        if tflite_variants:
+            tflite_source = savedmodel
+            if stochastic:  # TFLite holds no dropout: convert the generator without it
+                set_stochastic_inference(generator, True, dropout=False)
+                tflite_source = work / "tflite_source"
+                write_savedmodel(generator, config, tflite_source)
+                reference = np.asarray(generator(euv, training=False))
+            for variant in tflite_variants:
                 path = work / f"generator_{variant}.tflite"
-                write_tflite(savedmodel, variant, path)
+                write_tflite(tflite_source, variant, path)
                 parity[variant] = float(np.max(np.abs(run_tflite(path, euv) - reference)))
                 files[path.name] = path.stat().st_size
+            if tflite_source != savedmodel:
+                shutil.rmtree(tflite_source)
         if "savedmodel" in wanted:
             files["serving/1"] = sum(f.stat().st_size for f in savedmodel.rglob("*") if f.is_file())
         else:
             shutil.rmtree(work / "serving")
+        euv_scaling, magnetogram_scaling = data_normalizations(config)
         data = config["data"]
         manifest = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -187,18 +235,28 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
                       "shape": [None, data["image_size"], data["image_size"],
                                 len(data["input_channels"])],
                       "channels": [c["name"] for c in data["input_channels"]]},
-            "outputs": {"serving_default": {"name": "magnetogram", "dtype": "float32",
-                                            "range": [-1.0, 1.0]},
-                        "magnetogram_gauss": {"name": "magnetogram_gauss", "dtype": "float32",
-                                              "unit": "Gauss"}},
-            "normalization": dict(zip(("euv", "magnetogram"), (
-                scaling.to_dict() for scaling in data_normalizations(config)))),
+            "outputs": {
+                "serving_default": {
+                    "name": "magnetogram", "dtype": "float32", "unit": "normalised",
+                    "meaning": f"the generator's output ({config['model']['output_activation']}"
+                               " output: a tanh stays within [-1, 1], a linear one may not)"},
+                "magnetogram_gauss": {
+                    "name": "magnetogram_gauss", "dtype": "float32", "unit": "Gauss",
+                    "range": [magnetogram_scaling.clip_min, magnetogram_scaling.clip_max],
+                    "meaning": "the output clipped to [-1, 1] and de-normalised: values "
+                               "within the clip limits, as solarmaggan generate writes"}},
+            "normalization": {"euv": euv_scaling.to_dict(),
+                              "magnetogram": magnetogram_scaling.to_dict()},
             "preparation": {key: data[key] for key in ("image_size", "radius_px",
                             "euv_median_dn_s", "euv_mask_rsun", "magnetogram_mask_rsun")},
-            "stochastic_inference": bool(config["model"]["stochastic_inference"]),
+            "stochastic_inference": stochastic,
+            "inference": {kind: text for kind, text in inference_modes(config).items()
+                          if kind in wanted or (kind == "tflite" and tflite_variants)},
             "files_bytes": files,
             "parity_max_abs": parity, "parity_tolerances": TOLERANCES,
-            "parity_input": "toy Sun (seed 0) EUV image, normalised",
+            "parity_input": "toy Sun (seed 0) EUV image, normalised" + (
+                "; the SavedModel's dropout draws pinned to the Keras model's" if stochastic
+                else ""),
             "tflite_interpreter": interpreter_class().__module__,
         }
         failed = {k: v for k, v in parity.items() if not v <= TOLERANCES[k]}

@@ -21,9 +21,9 @@ from typing import Sequence
 import numpy as np
 from keras import ops
 
+from data_prep.geometry import block_mean
+from data_prep.presets.schema import ADVERSARIAL_LOSSES
 from solarmaggan.metrics import correlation_coefficients
-
-ADVERSARIAL_LOSSES = ("bce", "lsgan")
 
 
 def adversarial_loss(logits, real: bool, kind: str = "bce"):
@@ -76,17 +76,12 @@ def feature_matching_loss(real_features: Sequence[Sequence], fake_features: Sequ
 
 
 def pooled_disk_masks(mask: np.ndarray | None, scales: int) -> list[np.ndarray | None]:
-    """The disk mask at each CC scale: scale 0 is ``mask`` itself, scale k a 2^k x 2^k block
-    average that keeps only blocks lying wholly on the disk. None stays None."""
+    """The disk mask at each CC scale: scale 0 is ``mask`` itself, scale k its 2^k x 2^k
+    block mean, keeping only blocks lying wholly on the disk. None stays None."""
     if mask is None:
         return [None] * scales
-    masks = [np.asarray(mask, dtype=bool)]
-    for _ in range(scales - 1):
-        previous = masks[-1]
-        height, width = (size // 2 * 2 for size in previous.shape)
-        blocks = previous[:height, :width].reshape(height // 2, 2, width // 2, 2)
-        masks.append(blocks.all(axis=(1, 3)))
-    return masks
+    mask = np.asarray(mask, dtype=np.float32)
+    return [mask.astype(bool)] + [block_mean(mask, 2**scale) == 1.0 for scale in range(1, scales)]
 
 
 def correlation_loss(target, generated, masks: Sequence[np.ndarray | None],

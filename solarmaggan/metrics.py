@@ -1,17 +1,21 @@
-"""Metrics computed inside the TensorFlow graph during training and validation.
+"""The metrics of the field, one definition each, for training (inside the TensorFlow
+graph, on batches) and for evaluation (finished magnetograms in Gauss and Maxwell).
 
-``pixel_correlation`` is the authors' model-selection rule: the pixel-to-pixel Pearson
-correlation between generated and observed magnetograms, per image;
-``correlation_coefficients`` also gives Lin's concordance (the CC loss of AISFM 3.0).
-``root_mean_square_error`` (pass Gauss) and ``structural_similarity`` complete the
-validation set; all are per image, (batch,) float32.
+Batch functions (Keras ops; (batch, height, width, channels) tensors or arrays, an optional
+(height, width) mask such as the solar disk, non-finite pixels left out; (batch,) out):
+:func:`correlation_coefficients` (Pearson, or Lin's concordance for the CC loss of AISFM
+3.0), :func:`pixel_correlation` (Pearson: the authors' model-selection rule),
+:func:`root_mean_square_error`, :func:`mean_absolute_error` and
+:func:`structural_similarity`. float64 arrays are computed in float64, everything else in
+float32.
 
-The NumPy functions after them evaluate finished magnetograms in physical units (Gauss,
-Mx), one (H, W) image at a time on the standard frame (north up, Sun centre at pixel
-((n - 1) / 2, (n - 1) / 2), solar radius ``radius_px``): :func:`compare_magnetograms`
-(pixel CC on the disk, raw and binned, RMSE, MAE, active/quiet split, SSIM, unsigned and
-net flux), :func:`magnetic_flux`, :func:`aggregate` over a test set, and the helpers
-:func:`bin_image`, :func:`pearson`, :func:`pixel_area_cm2` and :func:`mu_map`.
+Evaluation functions (NumPy in, Python floats out), one (H, W) magnetogram at a time on the
+standard frame (north up, Sun centre at pixel ((n - 1) / 2, (n - 1) / 2), solar radius
+``radius_px``), built on the batch functions: :func:`compare_magnetograms` (pixel CC on the
+disk, raw and binned, RMSE, MAE, active/quiet split, SSIM, unsigned and net flux),
+:func:`pearson`, :func:`magnetic_flux`, :func:`aggregate` over a test set, and the helpers
+:func:`pixel_area_cm2` and :func:`mu_map`. The disk is the pixels within
+``disk_fraction`` (default :data:`data_prep.geometry.DISK_RSUN`, 0.95) of the solar radius.
 """
 
 from __future__ import annotations
@@ -20,35 +24,50 @@ import math
 from typing import Any
 
 import numpy as np
-from keras import ops
+from keras import backend, ops
 
-from data_prep.geometry import disk_mask, radial_distance
+from data_prep.geometry import (
+    DISK_RSUN,
+    RSUN_REF_M,
+    binned_disk_mask,
+    block_mean,
+    disk_mask,
+    radial_distance,
+)
+from data_prep.presets.schema import CC_KINDS
 
-
-CC_KINDS = ("pearson", "concordance")
 # added to the variances: keeps the CC (and its gradient, in the CC loss) finite for a flat
 # image; in normalised units 1e-8 is far below any real signal
 CC_EPSILON = 1e-8
 
 
-def pixel_correlation(target, generated, mask=None):
-    """Per-image Pearson correlation coefficient between two batches of images.
+def _float(values):
+    """``values`` as a float tensor: float64 stays float64, anything else float32."""
+    dtype = "float64" if backend.standardize_dtype(values.dtype) == "float64" else "float32"
+    return ops.cast(values, dtype)
 
-    Args:
-        target, generated: (batch, height, width, channels) tensors, any units (CC is
-            invariant to the linear normalisation to [-1, 1]).
-        mask: optional (height, width) boolean or 0/1 array; only pixels where it is true
-            count (e.g. the solar disk, so that off-disk zeros do not inflate the CC).
 
-    Returns:
-        (batch,) float32. An image whose masked pixels are all equal has no defined
-        correlation; ~0 is returned for it.
-    """
-    return correlation_coefficients(target, generated, mask, "pearson")
+def _masked(target, generated, mask):
+    """(weights, target, generated): weights 1 where ``mask`` (broadcast over batch and
+    channels; None: everywhere) holds and both images are finite, else 0; non-finite
+    values replaced by 0 so that they cannot reach a sum."""
+    target, generated = _float(target), _float(generated)
+    finite = ops.logical_and(ops.isfinite(target), ops.isfinite(generated))
+    weights = ops.cast(finite, target.dtype)
+    if mask is not None:
+        weights = weights * ops.cast(ops.convert_to_tensor(mask), target.dtype)[None, :, :, None]
+    zeros = ops.zeros_like(target)
+    return weights, ops.where(finite, target, zeros), ops.where(finite, generated, zeros)
+
+
+def _masked_mean(weights, values):
+    """Per-sample weighted mean over height, width and channels."""
+    return ops.divide_no_nan(ops.sum(weights * values, axis=(1, 2, 3)),
+                             ops.sum(weights, axis=(1, 2, 3)))
 
 
 def correlation_coefficients(target, generated, mask=None, kind: str = "pearson"):
-    """Per-sample correlation of two image batches over the masked pixels.
+    """Per-sample correlation of two image batches over the masked, finite pixels.
 
     Args:
         target, generated: (batch, height, width, channels), any units.
@@ -59,24 +78,18 @@ def correlation_coefficients(target, generated, mask=None, kind: str = "pearson"
             also penalises offsets and gains).
 
     Returns:
-        (batch,) float32. A flat image gives ~0 (the variances get CC_EPSILON).
+        (batch,) tensor. A flat image gives ~0 (the variances get CC_EPSILON).
     """
     if kind not in CC_KINDS:
         raise ValueError(f"CC kind must be one of {CC_KINDS}, got {kind!r}")
-    target = ops.cast(target, "float32")
-    generated = ops.cast(generated, "float32")
-    weights = _weights(target, mask)
-    axes = (1, 2, 3)
-    count = ops.sum(weights, axis=axes)
-
-    def mean(values):
-        return ops.sum(weights * values, axis=axes) / count
-
-    target_mean, generated_mean = mean(target), mean(generated)
+    weights, target, generated = _masked(target, generated, mask)
+    target_mean = _masked_mean(weights, target)
+    generated_mean = _masked_mean(weights, generated)
     target_anomaly = target - target_mean[:, None, None, None]
     generated_anomaly = generated - generated_mean[:, None, None, None]
-    covariance = mean(target_anomaly * generated_anomaly)
-    target_variance, generated_variance = mean(target_anomaly**2), mean(generated_anomaly**2)
+    covariance = _masked_mean(weights, target_anomaly * generated_anomaly)
+    target_variance = _masked_mean(weights, target_anomaly**2)
+    generated_variance = _masked_mean(weights, generated_anomaly**2)
     if kind == "pearson":
         return covariance / ops.sqrt(
             (target_variance + CC_EPSILON) * (generated_variance + CC_EPSILON))
@@ -84,44 +97,47 @@ def correlation_coefficients(target, generated, mask=None, kind: str = "pearson"
                                + (target_mean - generated_mean) ** 2 + CC_EPSILON)
 
 
-def _weights(target, mask):
-    if mask is None:
-        return ops.ones_like(target)
-    weights = ops.cast(ops.convert_to_tensor(mask), "float32")[None, :, :, None]
-    return ops.broadcast_to(weights, ops.shape(target))
+def pixel_correlation(target, generated, mask=None):
+    """Per-image Pearson correlation coefficient (the authors' model selection) over the
+    masked pixels: :func:`correlation_coefficients` with ``kind="pearson"``."""
+    return correlation_coefficients(target, generated, mask, "pearson")
 
 
 def root_mean_square_error(target, generated, mask=None):
-    """Per-image RMSE over the masked pixels, in the units of the inputs (pass Gauss).
-
-    Args:
-        target, generated: (batch, height, width, channels) tensors in the same units.
-        mask: optional (height, width) boolean array (e.g. the solar disk).
-
-    Returns:
-        (batch,) float32.
-    """
-    target = ops.cast(target, "float32")
-    generated = ops.cast(generated, "float32")
-    weights = _weights(target, mask)
-    squared = ops.sum(weights * (generated - target) ** 2, axis=(1, 2, 3))
-    return ops.sqrt(ops.divide_no_nan(squared, ops.sum(weights, axis=(1, 2, 3))))
+    """Per-image RMSE over the masked, finite pixels, in the units of the inputs (pass
+    Gauss); (batch,). 0 when no pixel counts."""
+    weights, target, generated = _masked(target, generated, mask)
+    return ops.sqrt(_masked_mean(weights, (generated - target) ** 2))
 
 
-def structural_similarity(target, generated):
-    """Per-image SSIM (Wang et al. 2004) of images normalised to [-1, 1], whole frame.
+def mean_absolute_error(target, generated, mask=None):
+    """Per-image mean absolute difference over the masked, finite pixels, in the units
+    of the inputs; (batch,). 0 when no pixel counts."""
+    weights, target, generated = _masked(target, generated, mask)
+    return _masked_mean(weights, ops.abs(generated - target))
 
-    The images are mapped to [0, 1] and compared with ``tf.image.ssim`` (11 x 11 Gaussian
-    window, sigma 1.5, k1 0.01, k2 0.03, max_val 1), which expects non-negative images.
 
-    Returns:
-        (batch,) float32.
+def structural_similarity(target, generated, low: float = -1.0, high: float = 1.0):
+    """Per-image SSIM (Wang et al. 2004) over the whole frame; (batch,).
+
+    Both images are mapped to [0, 1] with the same fixed range, ``x -> clip((x - low) /
+    (high - low), 0, 1)`` (the data's clip range: [-1, 1] for normalised images, +-100 G
+    for kim2019 magnetograms in Gauss; non-finite pixels read as 0), and compared with
+    ``tf.image.ssim`` (11 x 11 Gaussian window, sigma 1.5, k1 0.01, k2 0.03, max_val 1),
+    which expects non-negative images. Frames must be at least 11 pixels a side.
     """
     import tensorflow as tf
 
-    target = (tf.cast(target, tf.float32) + 1.0) / 2.0
-    generated = (tf.cast(generated, tf.float32) + 1.0) / 2.0
-    return tf.image.ssim(target, generated, max_val=1.0)
+    if not high > low:
+        raise ValueError(f"SSIM needs high > low, got [{low}, {high}]")
+
+    def unit(images):
+        images = tf.cast(images, tf.float32)
+        images = tf.where(tf.math.is_finite(images), images, tf.zeros_like(images))
+        return tf.clip_by_value((images - low) / (high - low), 0.0, 1.0)
+
+    return tf.image.ssim(unit(target), unit(generated), max_val=1.0, filter_size=11,
+                         filter_sigma=1.5, k1=0.01, k2=0.03)
 
 
 # --------------------------------------------------------------------------------------
@@ -139,56 +155,37 @@ MIN_CLASS_PIXELS = 3
 _ARCSEC_TO_RAD = math.pi / (180.0 * 3600.0)
 
 
-def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over ``factor`` x ``factor`` blocks of the last two axes.
-
-    Args:
-        image: (..., H, W) array, any units.
-        factor: block size in pixels, >= 1. Rows and columns that do not fill a whole
-            block (the ragged bottom and right edges) are dropped.
-
-    Returns:
-        (..., H // factor, W // factor) float64 array, same units. A block holding a NaN
-        is NaN (no nan-skipping). Pixel (i, j) of the result is centred on source pixel
-        (factor * i + (factor - 1) / 2, factor * j + (factor - 1) / 2).
-    """
+def _one(image: np.ndarray) -> np.ndarray:
+    """An (H, W) image (or a 1-D series, as (N, 1)) as a batch of one, (1, H, W, 1)."""
     image = np.asarray(image, dtype=np.float64)
-    factor = int(factor)
-    if factor < 1:
-        raise ValueError(f"factor must be >= 1, got {factor}")
-    if image.ndim < 2:
-        raise ValueError(f"image must have at least 2 dimensions, got shape {image.shape}")
-    height, width = image.shape[-2] // factor, image.shape[-1] // factor
-    if height == 0 or width == 0:
-        raise ValueError(
-            f"image of shape {image.shape} is smaller than one {factor}x{factor} block")
-    cropped = image[..., : height * factor, : width * factor]
-    blocks = cropped.reshape(*image.shape[:-2], height, factor, width, factor)
-    return blocks.mean(axis=(-3, -1))
+    return (image[:, None] if image.ndim == 1 else image)[None, :, :, None]
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation coefficient of two equally shaped arrays, pixel to pixel.
+def pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None,
+            min_pixels: int = 2) -> float:
+    """Pearson correlation coefficient of two equally shaped arrays (1-D series or 2-D
+    images), pixel to pixel, over the positions where ``mask`` (if given) holds and both
+    values are finite (:func:`pixel_correlation` in float64).
 
-    Only positions where both values are finite count. Returns nan when fewer than 2 such
-    pairs remain or when either array has zero variance over them.
+    Returns nan when fewer than ``min_pixels`` such positions remain or when either array
+    is constant over them: the correlation is then undefined.
     """
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"pearson needs arrays of equal size, got {a.size} and {b.size}")
-    finite = np.isfinite(a) & np.isfinite(b)
-    if np.count_nonzero(finite) < 2:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise ValueError(f"pearson needs two 1-D or 2-D arrays of one shape, got {a.shape} "
+                         f"and {b.shape}")
+    counted = np.isfinite(a) & np.isfinite(b)
+    if mask is not None:
+        counted &= np.asarray(mask, dtype=bool)
+    if np.count_nonzero(counted) < max(min_pixels, 2) or np.ptp(a[counted]) == 0 or np.ptp(
+            b[counted]) == 0:
         return math.nan
-    a = a[finite] - a[finite].mean()
-    b = b[finite] - b[finite].mean()
-    denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-    if denominator == 0.0:
-        return math.nan
-    return float(np.clip(np.dot(a, b) / denominator, -1.0, 1.0))
+    mask_2d = counted[:, None] if counted.ndim == 1 else counted
+    score = float(pixel_correlation(_one(a), _one(b), mask_2d)[0])
+    return float(np.clip(score, -1.0, 1.0))
 
 
-def pixel_area_cm2(scale_arcsec: float, dsun_m: float, rsun_m: float = 6.957e8) -> float:
+def pixel_area_cm2(scale_arcsec: float, dsun_m: float, rsun_m: float = RSUN_REF_M) -> float:
     """Area on the Sun of one image pixel at disk centre, cm^2.
 
     The pixel subtends ``scale_arcsec`` (the WCS CDELT, arcsec/pixel) as seen from the
@@ -196,9 +193,9 @@ def pixel_area_cm2(scale_arcsec: float, dsun_m: float, rsun_m: float = 6.957e8) 
     lies ``dsun_m - rsun_m`` from the observer, so the side is
     ``scale[rad] * (dsun_m - rsun_m)`` and the area its square (small-angle, square
     pixels). ``rsun_m`` is the photospheric radius (RSUN_REF, default the IAU nominal
-    6.957e8 m). About 5.2e15 cm^2 (722 km squared) for 1 arcsec at 1 au. Away from disk
-    centre this is the projected (plane-of-sky) area; see ``deproject`` in
-    :func:`magnetic_flux`.
+    :data:`data_prep.geometry.RSUN_REF_M`). About 5.2e15 cm^2 (722 km squared) for 1
+    arcsec at 1 au. Away from disk centre this is the projected (plane-of-sky) area; see
+    ``deproject`` in :func:`magnetic_flux`.
     """
     scale_arcsec, dsun_m, rsun_m = float(scale_arcsec), float(dsun_m), float(rsun_m)
     if not scale_arcsec > 0:
@@ -294,31 +291,13 @@ def magnetic_flux(
     }
 
 
-def _rmse(difference: np.ndarray) -> float:
-    difference = difference[np.isfinite(difference)]
-    return float(np.sqrt(np.mean(difference * difference))) if difference.size else math.nan
-
-
-def _ssim(true_gauss: np.ndarray, generated_gauss: np.ndarray, range_gauss: float) -> float:
-    import tensorflow as tf
-
-    def to_unit(image: np.ndarray) -> np.ndarray:
-        image = np.nan_to_num(image, nan=0.0, posinf=range_gauss, neginf=-range_gauss)
-        unit = np.clip((image + range_gauss) / (2.0 * range_gauss), 0.0, 1.0)
-        return unit.astype(np.float32)[None, :, :, None]
-
-    score = tf.image.ssim(to_unit(true_gauss), to_unit(generated_gauss), max_val=1.0,
-                          filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
-    return float(score.numpy()[0])
-
-
 def compare_magnetograms(
     true_gauss: np.ndarray,
     generated_gauss: np.ndarray,
     radius_px: float,
     pixel_area_cm2: float | None = None,
     *,
-    disk_fraction: float = 0.95,
+    disk_fraction: float = DISK_RSUN,
     bin_factor: int = 8,
     active_threshold_gauss: float = 50.0,
     flux_threshold_gauss: float = 10.0,
@@ -332,12 +311,13 @@ def compare_magnetograms(
     are left out of every metric (SSIM reads them as 0 G).
 
     The *disk* is the pixels whose centres lie within ``disk_fraction * radius_px``
-    (default 0.95 R_sun: the limb, where projection effects and noise dominate, is left
-    out). Off-disk pixels never count, except in SSIM, which is over the whole frame.
+    (default :data:`data_prep.geometry.DISK_RSUN`, 0.95 R_sun: the limb, where projection
+    effects and noise dominate, and the 0.98 R_sun mask edge are left out). Off-disk
+    pixels never count, except in SSIM, which is over the whole frame.
 
     *Binned* metrics average ``bin_factor`` x ``bin_factor`` blocks (default 8x8, as
-    AISFM and Kim et al. 2019) with :func:`bin_image` and keep only the blocks lying
-    wholly on the disk.
+    AISFM and Kim et al. 2019) with :func:`data_prep.geometry.block_mean` and keep only
+    the blocks lying wholly on the disk (:func:`data_prep.geometry.binned_disk_mask`).
 
     The *active* class is the binned disk pixels where the binned observed ``|B|`` is
     ``>= active_threshold_gauss``; the *quiet* class is the other binned disk pixels.
@@ -376,36 +356,35 @@ def compare_magnetograms(
     if not disk_fraction > 0:
         raise ValueError(f"disk_fraction must be > 0, got {disk_fraction}")
     size = true_gauss.shape[0]
-    disk = disk_mask(size, disk_fraction * float(radius_px))
-
-    true_disk, generated_disk = true_gauss[disk], generated_gauss[disk]
-    difference = generated_disk - true_disk
-    finite = np.isfinite(difference)
+    disk_radius = disk_fraction * float(radius_px)
+    disk = disk_mask(size, disk_radius)
     scores: dict[str, float] = {
-        "pixel_cc": pearson(true_disk, generated_disk),
-        "rmse_gauss": _rmse(difference),
-        "mae_gauss": float(np.mean(np.abs(difference[finite]))) if finite.any() else math.nan,
+        "pixel_cc": pearson(true_gauss, generated_gauss, disk),
+        "rmse_gauss": _error(root_mean_square_error, true_gauss, generated_gauss, disk),
+        "mae_gauss": _error(mean_absolute_error, true_gauss, generated_gauss, disk),
     }
 
-    binned_disk = bin_image(disk.astype(np.float64), bin_factor) == 1.0
-    true_binned = bin_image(true_gauss, bin_factor)[binned_disk]
-    generated_binned = bin_image(generated_gauss, bin_factor)[binned_disk]
-    scores["pixel_cc_binned"] = pearson(true_binned, generated_binned)
-    scores["rmse_gauss_binned"] = _rmse(generated_binned - true_binned)
-    usable = np.isfinite(true_binned) & np.isfinite(generated_binned)
+    binned_disk = binned_disk_mask(size, disk_radius, bin_factor)
+    true_binned = block_mean(true_gauss, bin_factor)
+    generated_binned = block_mean(generated_gauss, bin_factor)
+    scores["pixel_cc_binned"] = pearson(true_binned, generated_binned, binned_disk)
+    scores["rmse_gauss_binned"] = _error(root_mean_square_error, true_binned,
+                                         generated_binned, binned_disk)
+    usable = binned_disk & np.isfinite(true_binned) & np.isfinite(generated_binned)
     active = usable & (np.abs(np.where(usable, true_binned, 0.0)) >= active_threshold_gauss)
     for name, members in (("active", active), ("quiet", usable & ~active)):
-        enough = np.count_nonzero(members) >= MIN_CLASS_PIXELS
-        scores[f"cc_{name}"] = (
-            pearson(true_binned[members], generated_binned[members]) if enough else math.nan)
-        scores[f"rmse_{name}_gauss"] = _rmse(generated_binned[members] - true_binned[members])
+        scores[f"cc_{name}"] = pearson(true_binned, generated_binned, members,
+                                       min_pixels=MIN_CLASS_PIXELS)
+        scores[f"rmse_{name}_gauss"] = _error(root_mean_square_error, true_binned,
+                                              generated_binned, members)
 
     if ssim_range_gauss is None:
         finite_true = np.abs(true_gauss[np.isfinite(true_gauss)])
         ssim_range_gauss = max(float(finite_true.max()) if finite_true.size else 0.0, 1.0)
     elif not ssim_range_gauss > 0:
         raise ValueError(f"ssim_range_gauss must be > 0, got {ssim_range_gauss}")
-    scores["ssim"] = _ssim(true_gauss, generated_gauss, float(ssim_range_gauss))
+    scores["ssim"] = float(structural_similarity(
+        _one(true_gauss), _one(generated_gauss), -ssim_range_gauss, ssim_range_gauss)[0])
 
     if pixel_area_cm2 is not None:
         for label, image in (("true", true_gauss), ("generated", generated_gauss)):
@@ -415,6 +394,16 @@ def compare_magnetograms(
             scores[f"unsigned_flux_{label}_mx"] = flux["unsigned_mx"]
             scores[f"net_flux_{label}_mx"] = flux["net_mx"]
     return scores
+
+
+def _error(metric, true_gauss: np.ndarray, generated_gauss: np.ndarray,
+           mask: np.ndarray) -> float:
+    """An error metric (:func:`root_mean_square_error`, :func:`mean_absolute_error`) of
+    one image over the masked, finite pixels, as a float; nan when none counts."""
+    counted = mask & np.isfinite(true_gauss) & np.isfinite(generated_gauss)
+    if not counted.any():
+        return math.nan
+    return float(metric(_one(true_gauss), _one(generated_gauss), mask)[0])
 
 
 def aggregate(records: list[dict[str, Any]]) -> dict[str, float | int]:
@@ -448,9 +437,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, float | int]:
     if all(key in keys for key in pair):
         true_flux, generated_flux = (
             np.array([_as_float(record.get(key)) for record in records]) for key in pair)
-        both = np.isfinite(true_flux) & np.isfinite(generated_flux)
-        summary["flux_cc"] = (
-            pearson(true_flux[both], generated_flux[both]) if both.sum() >= 3 else math.nan)
+        summary["flux_cc"] = pearson(true_flux, generated_flux, min_pixels=3)
     return summary
 
 

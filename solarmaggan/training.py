@@ -13,11 +13,17 @@ A run directory holds::
     logs/validation/       TensorBoard: pixel CC on the disk, RMSE in Gauss, SSIM, L1, and
                            image panels (EUV | true | generated | generated - true)
 
+Every setting, the data file and the run directory are checked before anything is
+written: a refused command leaves the run directory as it was.
+
 Resuming: the data stream is deterministic given the seed, so the checkpointed step is also
 the data position (``make_dataset(..., skip_batches=step)``). TensorFlow writes a
 checkpoint's files before it updates the ``checkpoint`` index, so a kill during a save
 leaves the previous checkpoint in force. Steps logged after the last checkpoint of a killed
-run are logged again when it resumes (TensorBoard shows both points for those steps).
+run are logged again when it resumes (TensorBoard shows both points for those steps);
+``history.jsonl`` drops its lines after the restored step, so each validation appears once.
+The best generator and ``best.json`` are kept as written (a validated model). With
+``training.deterministic`` and a seed, a resumed run equals an uninterrupted one.
 
 Distributed runs (``training.strategy`` mirrored / multiworker, see
 ``solarmaggan.distribute``): the networks and optimizers are built in the strategy's
@@ -46,25 +52,28 @@ import tensorflow as tf
 
 from data_prep.atomic import atomic_path, write_json_atomically
 from data_prep.geometry import disk_mask
-from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
-from data_prep.pairs import PairFile
 from data_prep.progress import Progress
-from solarmaggan.config import config_differences, load_config, save_config
+from solarmaggan.config import (
+    check_data,
+    config_differences,
+    data_normalizations,
+    disk_radius_px,
+    load_config,
+    save_config,
+)
 from solarmaggan.data import make_dataset
 from solarmaggan.distribute import is_chief, make_strategy
-from solarmaggan.metrics import pixel_correlation, root_mean_square_error, structural_similarity
-from solarmaggan.models import (
-    Pix2Pix,
-    build_discriminator,
-    build_generator,
-    build_hd_generator,
-    build_multiscale_discriminator,
-    set_synchronized_batch_norm,
+from solarmaggan.metrics import (
+    mean_absolute_error,
+    pixel_correlation,
+    root_mean_square_error,
+    structural_similarity,
 )
+from solarmaggan.models import Pix2Pix, set_synchronized_batch_norm
+from solarmaggan.models.from_config import discriminator_from_config, generator_from_config
+from solarmaggan.plotting import colour_panel
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-LR_SCHEDULES = ("constant", "linear_decay")
-ARCHITECTURES = ("unet", "pix2pixhd")
+SCRATCH_PREFIX = "solarmaggan-worker-"
 
 
 @keras.saving.register_keras_serializable(package="solarmaggan")
@@ -88,75 +97,24 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def learning_rate(training: dict[str, Any]):
-    """The learning rate (float) or schedule of the ``training`` settings."""
-    schedule = training["lr_schedule"]
-    if schedule not in LR_SCHEDULES:
-        raise ValueError(f"training.lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
-    if schedule == "constant":
+    """The learning rate (float) or schedule of the (checked) ``training`` settings."""
+    if training["lr_schedule"] == "constant":
         return float(training["learning_rate"])
-    decay_steps = int(training["decay_steps"])
-    if not 0 < decay_steps <= int(training["steps"]):
-        raise ValueError(f"training.decay_steps must be in 1..training.steps, got {decay_steps}")
-    return LinearDecaySchedule(training["learning_rate"], training["steps"], decay_steps)
-
-
-def build_networks(config: dict[str, Any]) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) that ``config["model"]`` describes: the seed's U-Net and
-    PatchGAN (``architecture`` "unet") or pix2pixHD's ResNet generator and multi-scale
-    PatchGAN ("pix2pixhd", AISFM 2.0 / 3.0)."""
-    data, model, training = config["data"], config["model"], config["training"]
-    precision = training["precision"]
-    if precision not in PRECISIONS:
-        raise ValueError(f"training.precision must be one of {PRECISIONS}, got {precision!r}")
-    image_size, channels = int(data["image_size"]), len(data["input_channels"])
-    seed = training["seed"]
-    discriminator_seed = None if seed is None else seed + 1
-    common = {"precision": precision, "norm": model["norm"]}
-    if model["architecture"] == "unet":
-        generator = build_generator(
-            image_size, channels, 1, depth=model["depth"], base_filters=model["base_filters"],
-            max_filters=model["max_filters"], dropout_rate=model["dropout_rate"],
-            stochastic_inference=model["stochastic_inference"], seed=seed, **common,
-        )
-        discriminator = build_discriminator(
-            image_size, channels, 1, base_filters=model["discriminator_base_filters"],
-            max_filters=model["discriminator_max_filters"],
-            strided_layers=model["discriminator_strided_layers"], seed=discriminator_seed,
-            **common,
-        )
-    elif model["architecture"] == "pix2pixhd":
-        generator = build_hd_generator(
-            image_size, channels, 1, base_filters=model["base_filters"],
-            max_filters=model["max_filters"], downsamplings=model["downsamplings"],
-            residual_blocks=model["residual_blocks"], padding=model["padding"],
-            output_activation=model["output_activation"], seed=seed, **common,
-        )
-        discriminator = build_multiscale_discriminator(
-            image_size, channels, 1, scales=model["discriminator_scales"],
-            base_filters=model["discriminator_base_filters"],
-            max_filters=model["discriminator_max_filters"],
-            strided_layers=model["discriminator_strided_layers"], seed=discriminator_seed,
-            **common,
-        )
-    else:
-        raise ValueError(f"model.architecture must be one of {ARCHITECTURES}, "
-                         f"got {model['architecture']!r}")
-    return generator, discriminator
+    return LinearDecaySchedule(training["learning_rate"], training["steps"],
+                               training["decay_steps"])
 
 
 def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
     """The compiled Pix2Pix model that ``config`` describes (networks, loss terms and
     weights, optimizers), in the current ``tf.distribute`` strategy (batch normalisation
     synchronised when it has several replicas)."""
-    data, model, training = config["data"], config["model"], config["training"]
-    generator, discriminator = build_networks(config)
+    model, training = config["model"], config["training"]
+    generator, discriminator = generator_from_config(config), discriminator_from_config(config)
     if tf.distribute.get_strategy().num_replicas_in_sync > 1:
         set_synchronized_batch_norm(generator, True)
         set_synchronized_batch_norm(discriminator, True)
-    pix2pix = Pix2Pix(
-        generator, discriminator, stochastic_inference=model["stochastic_inference"],
-        cc_radius_px=float(data["radius_px"]) * float(training["cc_radius_rsun"]),
-    )
+    pix2pix = Pix2Pix(generator, discriminator, stochastic_inference=model["stochastic_inference"],
+                      cc_radius_px=disk_radius_px(config))
     optimizers = [keras.optimizers.Adam(learning_rate(training), beta_1=training["beta_1"])
                   for _ in range(2)]
     pix2pix.compile(
@@ -171,46 +129,9 @@ def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
     return pix2pix
 
 
-def data_normalizations(config: dict[str, Any]) -> tuple[Normalization, Normalization]:
-    """(EUV, magnetogram) normalisation that the configuration's data must have."""
-    data = config["data"]
-    return (euv_normalization(*data["euv_clip_dn_s"]),
-            magnetogram_normalization(data["magnetogram_limit_gauss"]))
-
-
-def check_data(path: str | os.PathLike, config: dict[str, Any]) -> None:
-    """Refuse, before training, a pair file that does not fit the configuration."""
-    data = config["data"]
-    euv, magnetogram = data_normalizations(config)
-    with PairFile(path) as pairs:
-        problems = []
-        if pairs.image_size != data["image_size"]:
-            problems.append(f"image size {pairs.image_size}, the model needs {data['image_size']}")
-        if len(pairs.input_channels) != len(data["input_channels"]):
-            problems.append(f"{len(pairs.input_channels)} input channels {pairs.input_channels}, "
-                            f"the model needs {len(data['input_channels'])}")
-        if len(pairs.target_channels) != 1:
-            problems.append(f"{len(pairs.target_channels)} target channels, the model needs 1")
-        if any(norm != euv for norm in pairs.input_normalization):
-            problems.append(f"input normalisation {pairs.input_normalization[0]}, the "
-                            f"configuration says {euv}")
-        if pairs.target_normalization[0] != magnetogram:
-            problems.append(f"target normalisation {pairs.target_normalization[0]}, the "
-                            f"configuration says {magnetogram}")
-        if abs(pairs.rsun_px - float(data["radius_px"])) > 0.5:
-            problems.append(f"solar radius {pairs.rsun_px:g} px, the configuration says "
-                            f"{data['radius_px']:g} px")
-        for split in ("train", "val"):
-            if len(pairs.split_indices(split)) == 0:
-                problems.append(f"the {split!r} split is empty")
-    if problems:
-        preset = config.get("name", "the configuration")
-        raise ValueError(f"{path} does not fit {preset}: " + "; ".join(problems))
-
-
-def open_run_directory(run_dir: Path, config: dict[str, Any], resume: bool) -> None:
-    """Create the run directory, or check that an existing one has the same configuration;
-    then save the configuration there."""
+def check_run_directory(run_dir: Path, config: dict[str, Any], resume: bool) -> str | None:
+    """Refuse a run directory of another configuration, or ``resume`` without a checkpoint
+    there; returns the latest checkpoint (None for a new run). Writes nothing."""
     config_path = run_dir / "config.json"
     if config_path.exists():
         differences = config_differences(load_config(config_path), config)
@@ -221,8 +142,10 @@ def open_run_directory(run_dir: Path, config: dict[str, Any], resume: bool) -> N
             )
     elif resume:
         raise ValueError(f"{run_dir}: nothing to resume (no config.json)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, config_path)
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if resume and latest is None:
+        raise ValueError(f"{run_dir}: nothing to resume (no checkpoint)")
+    return latest
 
 
 def _atomic_keras_save(model: keras.Model, path: Path) -> None:
@@ -230,28 +153,34 @@ def _atomic_keras_save(model: keras.Model, path: Path) -> None:
         model.save(temporary)
 
 
-def colour_panel(euv: np.ndarray, true_gauss: np.ndarray, generated_gauss: np.ndarray,
-                 limit_gauss: float) -> np.ndarray:
-    """One RGB panel (H, 4 W + 6, 3) in [0, 1]: EUV input (normalised, AIA 304 colours) |
-    true | generated | generated - true magnetograms (HMI colours, fixed +-limit_gauss)."""
-    import matplotlib
-    import sunpy.visualization.colormaps  # noqa: F401  (registers the solar colour maps)
+def _history_step(line: str) -> float:
+    """The step of a ``history.jsonl`` line; infinity for a line cut short by a kill."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
-    euv_rgb = matplotlib.colormaps["sdoaia304"](np.clip((euv + 1.0) / 2.0, 0, 1))[..., :3]
-    magnetogram_colours = matplotlib.colormaps["hmimag"]
 
-    def field(gauss):
-        return magnetogram_colours(np.clip((gauss / limit_gauss + 1.0) / 2.0, 0, 1))[..., :3]
-
-    gap = np.ones((euv.shape[0], 2, 3))
-    panels = [euv_rgb, gap, field(true_gauss), gap, field(generated_gauss), gap,
-              field(generated_gauss - true_gauss)]
-    # FITS rows run south to north: flip so that north is up on screen
-    return np.concatenate(panels, axis=1)[::-1].astype(np.float32)
+def _remove_stale_scratch() -> None:
+    """Remove the scratch folders of non-chief workers that died without cleaning up
+    (their process no longer exists)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 class Trainer:
-    """Runs (or resumes) the training that a configuration describes, in ``run_dir``."""
+    """Runs (or resumes) the training that a configuration describes, in ``run_dir``.
+
+    Everything is checked (batch against replicas, the data file, the run directory, the
+    networks built) before the run directory is created or changed."""
 
     def __init__(self, config: dict[str, Any], data_path: str | os.PathLike,
                  run_dir: str | os.PathLike, resume: bool = False, progress: bool = True):
@@ -267,8 +196,7 @@ class Trainer:
                 f"training.batch_size {self.training['batch_size']} cannot be split evenly over "
                 f"{replicas} replicas; use a multiple of {replicas} (e.g. --batch-size {replicas})")
         check_data(self.data_path, config)
-        if self.is_chief:
-            open_run_directory(self.run_dir, config, resume)
+        latest = check_run_directory(self.run_dir, config, resume)
         seed = self.training["seed"]
         if seed is not None:
             keras.utils.set_random_seed(int(seed))
@@ -277,26 +205,34 @@ class Trainer:
         with self.strategy.scope():
             self.model = build_pix2pix(config)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        # the dropout layers' random-number states too (Keras does not track them for
+        # tf.train.Checkpoint): a resumed run draws the masks an uninterrupted one would
+        dropout_states = [variable for variable in self.model.generator.variables
+                          if "seed_generator_state" in variable.path]
         self.checkpoint = tf.train.Checkpoint(
             generator=self.model.generator, discriminator=self.model.discriminator,
             g_optimizer=self.model.g_optimizer, d_optimizer=self.model.d_optimizer, step=self.step,
+            dropout_states=dropout_states,
         )
-        checkpoints = self.run_dir / "checkpoints"
-        latest = tf.train.latest_checkpoint(str(checkpoints))
-        # other workers must save too (collective reads); they write to a scratch folder
-        self._scratch = None if self.is_chief else tempfile.mkdtemp(prefix="solarmaggan-worker-")
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self._scratch or str(checkpoints),
-            max_to_keep=int(self.training["keep_checkpoints"]),
-        )
-        if resume and latest is None:
-            raise ValueError(f"{self.run_dir}: nothing to resume (no checkpoint)")
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
+        # all checked: from here on the run directory is written
+        if self.is_chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.run_dir / "config.json")
+            self._forget_history_after(int(self.step.numpy()))
+            self._scratch = None
+        else:  # other workers must save too (collective reads), into a scratch folder
+            _remove_stale_scratch()
+            self._scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self._scratch or str(self.run_dir / "checkpoints"),
+            max_to_keep=int(self.training["keep_checkpoints"]),
+        )
         self.best = self._read_json("best.json") or {"step": None, "pixel_cc": -np.inf}
-        self.euv_normalization, self.magnetogram_normalization = data_normalizations(config)
-        radius_px = float(config["data"]["radius_px"]) * float(self.training["cc_radius_rsun"])
-        self.disk = disk_mask(int(config["data"]["image_size"]), radius_px)
+        _, self.magnetogram_normalization = data_normalizations(config)
+        self.limit_gauss = float(config["data"]["magnetogram_limit_gauss"])
+        self.disk = disk_mask(int(config["data"]["image_size"]), disk_radius_px(config))
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "logs" / name))
             if self.is_chief else tf.summary.create_noop_writer()
@@ -305,6 +241,18 @@ class Trainer:
     def _read_json(self, name: str) -> dict | None:
         path = self.run_dir / name
         return json.loads(path.read_text()) if path.exists() else None
+
+    def _forget_history_after(self, step: int) -> None:
+        """Drop the ``history.jsonl`` lines of validations after ``step`` (those of a
+        killed run after its last checkpoint, which the resumed run repeats)."""
+        path = self.run_dir / "history.jsonl"
+        if not path.exists():
+            return
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if _history_step(line) <= step]
+        if len(kept) != len(lines):
+            with atomic_path(path) as temporary:
+                temporary.write_text("".join(line + "\n" for line in kept))
 
     # -- steps ----------------------------------------------------------------------------
     def _step_function(self):
@@ -329,7 +277,15 @@ class Trainer:
         return stop
 
     def run(self) -> dict[str, Any]:
-        """Train up to ``training.steps``; returns the final summary."""
+        """Train up to ``training.steps``; returns the final summary. A non-chief worker's
+        scratch folder is removed however the run ends."""
+        try:
+            return self._run()
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _run(self) -> dict[str, Any]:
         total = int(self.training["steps"])
         start = int(self.step.numpy())
         iterator = iter(self.strategy.distribute_datasets_from_function(
@@ -337,19 +293,22 @@ class Trainer:
         run_steps = self._step_function()
         bar = Progress(max(total - start, 0), f"train from step {start} to {total}", unit="steps",
                        enabled=self.progress, every=int(self.training["log_every"]))
-        interval_start, interval_steps = time.monotonic(), 0
+        # steps_per_second counts the training steps' time only, not validation or saving
+        interval_seconds, interval_steps = 0.0, 0
         step = start
         while step < total:
             stop = self._next_stop(step, total)
+            began = time.monotonic()
             run_steps(iterator, tf.constant(stop - step, tf.int64))
+            self.model.g_optimizer.iterations.numpy()  # wait for the steps to finish
+            interval_seconds += time.monotonic() - began
             interval_steps += stop - step
             bar.update(stop - step)
             step = stop
             self.step.assign(step)
             if step % int(self.training["log_every"]) == 0 or step == total:
-                elapsed = time.monotonic() - interval_start
-                self._log_training(step, interval_steps / max(elapsed, 1e-9))
-                interval_start, interval_steps = time.monotonic(), 0
+                self._log_training(step, interval_steps / max(interval_seconds, 1e-9))
+                interval_seconds, interval_steps = 0.0, 0
             if step % int(self.training["validation_every"]) == 0 or step == total:
                 self._validate(step, total, bar)
             if step % int(self.training["image_every"]) == 0 or step == total:
@@ -359,8 +318,6 @@ class Trainer:
         bar.close()
         if self.is_chief:
             _atomic_keras_save(self.model.generator, self.run_dir / "generator_last.keras")
-        else:
-            shutil.rmtree(self._scratch, ignore_errors=True)
         for writer in self.writers.values():
             writer.flush()
         return {"step": int(self.step.numpy()), "best": self.best,
@@ -398,7 +355,9 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """Mean validation metrics over the first ``validation_pairs`` (all when None)
-        validation pairs: pixel CC on the disk, RMSE in Gauss on the disk, SSIM, L1."""
+        validation pairs, with the evaluation's definitions (``solarmaggan.metrics``): pixel
+        CC and RMSE in Gauss on the disk (``data.disk_rsun``), SSIM over the frame with the
+        data's clip range, and L1 of the normalised images."""
         limit = self.training["validation_pairs"]
         scores: dict[str, list] = {"pixel_cc": [], "rmse_gauss": [], "ssim": [], "l1": []}
         seen = 0
@@ -408,11 +367,12 @@ class Trainer:
             generated = self._generate(euv)
             true_gauss = self.magnetogram_normalization.denormalize(magnetogram.numpy())
             generated_gauss = self.magnetogram_normalization.denormalize(np.asarray(generated))
-            scores["pixel_cc"].append(pixel_correlation(magnetogram, generated, self.disk))
-            scores["rmse_gauss"].append(root_mean_square_error(true_gauss, generated_gauss, self.disk))
-            scores["ssim"].append(structural_similarity(magnetogram, generated))
-            scores["l1"].append(np.mean(np.abs(np.asarray(generated) - magnetogram.numpy()),
-                                        axis=(1, 2, 3)))
+            scores["pixel_cc"].append(pixel_correlation(true_gauss, generated_gauss, self.disk))
+            scores["rmse_gauss"].append(
+                root_mean_square_error(true_gauss, generated_gauss, self.disk))
+            scores["ssim"].append(structural_similarity(
+                true_gauss, generated_gauss, -self.limit_gauss, self.limit_gauss))
+            scores["l1"].append(mean_absolute_error(magnetogram, generated))
             seen += int(euv.shape[0])
         return {name: float(np.mean(np.concatenate([np.asarray(v) for v in values])))
                 for name, values in scores.items()}
@@ -427,7 +387,8 @@ class Trainer:
         improved = scores["pixel_cc"] > self.best["pixel_cc"]
         if improved:
             _atomic_keras_save(self.model.generator, self.run_dir / "best_generator.keras")
-            self.best = {"step": step, **scores}
+            self.best = {"step": step, **scores,
+                         "disk_rsun": float(self.config["data"]["disk_rsun"])}
             write_json_atomically(self.run_dir / "best.json", self.best)
         with open(self.run_dir / "history.jsonl", "a") as history:
             history.write(json.dumps({"step": step, **scores}) + "\n")
@@ -443,7 +404,7 @@ class Trainer:
         if not self.is_chief:
             return
         count = int(self.training["image_pairs"])
-        limit = self.config["data"]["magnetogram_limit_gauss"]
+        limit = self.limit_gauss
         with self.writers["validation"].as_default(step=step):
             shown = 0
             for euv, magnetogram in self._validation_stream():

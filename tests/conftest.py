@@ -73,3 +73,31 @@ def tiny_run(toy_file, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     train(tiny_config("training.steps=10"), toy_file, run_dir, progress=False)
     return run_dir, toy_file
+
+
+def untrained_run(folder, *overrides: str, seed: int = 0, files=("best_generator.keras",)):
+    """A run directory holding an untrained tiny generator (seeded) as ``files`` and its
+    config.json: for tests of evaluation, generation and export that need no training.
+    Returns (folder, generator)."""
+    from solarmaggan.config import save_config
+    from solarmaggan.models.from_config import generator_from_config
+
+    config = tiny_config(f"training.seed={seed}", *overrides)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / "config.json")
+    generator = generator_from_config(config)
+    for name in files:
+        generator.save(folder / name)
+    return folder, generator
+
+
+def linear_output_run(folder):
+    """A run directory with a linear-output pix2pixHD generator (as jeong2022's) whose
+    output layer is scaled up so that its output leaves [-1, 1] far behind."""
+    folder, generator = untrained_run(
+        folder, 'model.architecture="pix2pixhd"', "model.downsamplings=2",
+        "model.residual_blocks=1", 'model.norm="instance"', 'model.output_activation="linear"')
+    last = [layer for layer in generator.layers if getattr(layer, "kernel", None) is not None][-1]
+    last.kernel.assign(last.kernel * 400.0)
+    generator.save(folder / "best_generator.keras")
+    return folder, generator

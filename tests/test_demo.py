@@ -12,9 +12,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from data_prep.pairs import PairFile
 from solarmaggan.demo import run_demo
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
-
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
@@ -25,7 +22,6 @@ def test_small_demo_runs_every_stage(small_demo):
     out, summary = small_demo
     saved = json.loads((out / "summary.json").read_text())
     assert saved["pixel_cc"] == pytest.approx(summary["pixel_cc"])
-    assert -1.0 <= saved["pixel_cc"] <= 1.0
     assert set(saved["stages"]) == {"data", "train", "evaluate", "generate", "export"}
     with PairFile(saved["stages"]["data"]["pairs"]) as pairs:
         assert len(pairs) == 24 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))

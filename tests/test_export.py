@@ -13,10 +13,7 @@ from solarmaggan.export import TOLERANCES, export, parity_input, run_tflite
 from solarmaggan.model_files import load_trained_generator
 from solarmaggan.training import train
 
-from conftest import tiny_config
-
-pytestmark = pytest.mark.filterwarnings("ignore")
-
+from conftest import linear_output_run, tiny_config, untrained_run
 
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):
@@ -92,3 +89,49 @@ def test_bad_requests_fail_clearly_and_keep_a_good_export(exported, tmp_path):
         export(corrupt, out)
     assert (out / "manifest.json").read_text() == before
     assert not list(out.parent.glob(".tiny.partial-*"))
+
+
+def test_magnetogram_gauss_of_a_linear_output_model_is_clipped(tmp_path):
+    run_dir, generator = linear_output_run(tmp_path / "run")
+    manifest = export(run_dir, tmp_path / "out", "savedmodel")
+    euv = parity_input(tiny_config())
+    raw = np.asarray(generator(euv, training=False))
+    assert np.abs(raw).max() > 1.5  # the model's own output leaves the clip range
+    served = tf.saved_model.load(str(tmp_path / "out" / "serving" / "1"))
+    gauss = served.signatures["magnetogram_gauss"](euv=tf.constant(euv))["magnetogram_gauss"]
+    np.testing.assert_allclose(gauss.numpy(), np.clip(raw, -1, 1) * 100.0, atol=1e-3)
+    assert manifest["outputs"]["magnetogram_gauss"]["range"] == [-100.0, 100.0]
+    normalised = served.signatures["serving_default"](euv=tf.constant(euv))["magnetogram"]
+    np.testing.assert_allclose(normalised.numpy(), raw, atol=1e-5)  # the raw output, as said
+
+
+def test_stochastic_run_exports_and_the_manifest_says_what_the_graphs_do(tmp_path):
+    run_dir, generator = untrained_run(tmp_path / "run", "model.stochastic_inference=true")
+    manifest = export(run_dir, tmp_path / "out", "all")
+    assert manifest["stochastic_inference"] is True
+    assert "dropout active" in manifest["inference"]["savedmodel"]
+    assert "dropout off" in manifest["inference"]["tflite"]
+    assert manifest["parity_max_abs"]["savedmodel"] <= TOLERANCES["savedmodel"]
+    euv = np.repeat(parity_input(tiny_config()), 2, axis=0)
+    served = tf.saved_model.load(str(tmp_path / "out" / "serving" / "1"))
+    signature = served.signatures["serving_default"]
+    first, second = (signature(euv=tf.constant(euv))["magnetogram"].numpy() for _ in range(2))
+    assert np.abs(first - second).max() > 1e-3  # a new dropout draw each call
+    assert np.abs(first[0] - first[1]).max() > 1e-3  # and each image of a batch its own
+    # TFLite: per-image statistics, no dropout: repeatable, and independent of the batch
+    tflite = run_tflite(tmp_path / "out" / "generator_fp32.tflite", euv)
+    np.testing.assert_array_equal(tflite, run_tflite(tmp_path / "out" / "generator_fp32.tflite", euv))
+    np.testing.assert_allclose(tflite[0], tflite[1], atol=1e-6)
+
+
+def test_which_last_exports_the_last_generator(tmp_path):
+    run_dir, best = untrained_run(tmp_path / "run", seed=1)
+    _, last = untrained_run(tmp_path / "other", seed=2)
+    last.save(run_dir / "generator_last.keras")
+    manifest = export(run_dir, tmp_path / "out", "savedmodel", which="last")
+    assert manifest["source_model"].endswith("generator_last.keras")
+    euv = parity_input(tiny_config())
+    served = tf.saved_model.load(str(tmp_path / "out" / "serving" / "1"))
+    result = served.signatures["serving_default"](euv=tf.constant(euv))["magnetogram"].numpy()
+    np.testing.assert_allclose(result, np.asarray(last(euv, training=False)), atol=1e-5)
+    assert np.abs(result - np.asarray(best(euv, training=False))).max() > 1e-3

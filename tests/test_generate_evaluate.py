@@ -13,12 +13,12 @@ from astropy.io import fits
 from sunpy.data.test import get_test_filepath
 
 from data_prep.geometry import radial_distance
-from solarmaggan.evaluate import evaluate
+from solarmaggan.evaluate import evaluate, summary_table
 from solarmaggan.generate import generate
+from solarmaggan.metrics import mu_map
 
-from conftest import TINY_SIZE
+from conftest import TINY_SIZE, linear_output_run
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 SIZE = TINY_SIZE
 RADIUS = 392 / 1024 * SIZE
 EUVI_HEADER = get_test_filepath("euvi_20090615_000900_n4euA_s.header")
@@ -28,6 +28,7 @@ def euvi_file(path, wavelength=304, drop=()):
     """A STEREO-A EUVI file from sunpy's real header with synthetic level-0 pixels."""
     header = fits.Header.fromtextfile(EUVI_HEADER)
     header["WAVELNTH"] = wavelength
+    header.remove("BLANK", ignore_missing=True)  # an integer-data keyword; pixels are float
     for key in drop:
         header.remove(key, ignore_missing=True)
     rng = np.random.default_rng(0)
@@ -150,7 +151,9 @@ def euvi_set(folder, minute, wavelengths=(304, 195, 171)):
         path = folder / f"euvi_{(304, 195, 171)[offset - 1]}_{minute:02d}.fts"
         euvi_file(path, wavelength)
         with fits.open(path, mode="update") as hdus:
-            hdus[0].header["DATE-OBS"] = f"2009-06-15T01:{minute:02d}:{30 * offset:02d}.000"
+            seconds = 60 * minute + 30 * offset
+            hdus[0].header["DATE-OBS"] = (f"2009-06-15T01:{seconds // 60:02d}:"
+                                          f"{seconds % 60:02d}.000")
             hdus[0].header["HGLN_OBS"] += offset
         paths[wavelength] = path
     return paths
@@ -181,3 +184,53 @@ def test_three_channel_model_generates_from_sets_of_euvi_files(three_channel_run
     assert np.isfinite(generated.data[~off_disk]).all()
     with pytest.raises(ValueError, match="one-channel model"):
         generate(three_channel_run, [inputs], out, progress=False, any_wavelength=True)
+
+
+def test_off_disk_zero_and_clipping_to_the_stated_limits(tmp_path):
+    run_dir, _ = linear_output_run(tmp_path / "run")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    euvi_file(inputs / "far.fts")
+    report = generate(run_dir, [inputs], tmp_path / "zero", off_disk="zero", progress=False,
+                      quicklook=False)
+    zero = sunpy.map.Map(report["written"][0])
+    off_disk = radial_distance(SIZE) > 0.98 * RADIUS
+    assert (zero.data[off_disk] == 0.0).all() and np.isfinite(zero.data).all()
+    # the linear output exceeds +-100 G; the file holds what CLIPMIN / CLIPMAX say
+    assert zero.meta["clipmin"] == -100.0 and zero.meta["clipmax"] == 100.0
+    assert zero.data.min() == -100.0 and zero.data.max() == 100.0
+    default = sunpy.map.Map(generate(run_dir, [inputs], tmp_path / "nan", progress=False,
+                                     quicklook=False)["written"][0])
+    assert np.isnan(default.data[off_disk]).all()
+    np.testing.assert_array_equal(default.data[~off_disk], zero.data[~off_disk])
+
+
+def test_evaluate_deproject_reads_only_its_split_and_records_the_disk(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    from data_prep.splits import SplitRule
+    from data_prep.toysun import write_toy_dataset
+
+    # a file with a test split only (every month a test month): evaluate needs no more
+    test_only = write_toy_dataset(tmp_path / "test_only.h5", 6, SIZE, seed=3,
+                                  split_rule=SplitRule(tuple(range(1, 13)), ()))
+    plain = evaluate(run_dir, test_only, tmp_path / "plain", progress=False)
+    deprojected = evaluate(run_dir, test_only, tmp_path / "deprojected", progress=False,
+                           deproject=True)
+    assert plain["settings"]["disk_rsun"] == 0.95 and deprojected["settings"]["deproject"]
+    mu = mu_map(SIZE, RADIUS)
+    disk = radial_distance(SIZE) <= 0.95 * RADIUS
+    boost_range = (1.0, 1.0 / mu[disk].min())
+    for before, after in zip(plain["per_image"], deprojected["per_image"]):
+        ratio = after["unsigned_flux_true_mx"] / before["unsigned_flux_true_mx"]
+        assert boost_range[0] < ratio < boost_range[1]  # 1/mu > 1 off centre, bounded
+        assert after["pixel_cc"] == before["pixel_cc"]  # only fluxes are de-projected
+    assert "0.95 R_sun" in summary_table(plain)
+
+
+def test_summary_table_prints_n_a_for_undefined_values():
+    report = {"split": "test", "settings": {"disk_rsun": 0.95, "bin_factor": 8},
+              "aggregate": {"n_images": 2, "pixel_cc_mean": 0.5, "cc_active_mean": float("nan"),
+                            "cc_quiet_mean": 0.4, "flux_cc": None}}
+    table = summary_table(report)
+    assert "| CC active / quiet | n/a / 0.400 |" in table
+    assert "| unsigned-flux CC | n/a |" in table and "nan" not in table

@@ -1,4 +1,4 @@
-"""Physical-unit evaluation metrics (solarmaggan.metrics, NumPy functions), each checked
+"""The metrics (solarmaggan.metrics) and the block mean (data_prep.geometry), each checked
 against an independent computation with a known answer."""
 
 import math
@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 from astropy import constants, units
 
+from data_prep.geometry import binned_disk_mask, block_mean
 from solarmaggan.metrics import (
     aggregate,
-    bin_image,
     compare_magnetograms,
     magnetic_flux,
     mu_map,
     pearson,
     pixel_area_cm2,
+    pixel_correlation,
+    root_mean_square_error,
+    structural_similarity,
 )
 
 SIZE = 64
@@ -39,7 +42,8 @@ def test_pearson_matches_numpy_and_is_nan_when_undefined():
     rng = np.random.default_rng(1)
     a = rng.normal(size=500)
     b = 0.6 * a + rng.normal(size=500)
-    assert pearson(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-12)
+    # the CC's epsilon (1e-8 on the variances) is the only difference from numpy's
+    assert pearson(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-7)
     a_holed, b_holed = a.copy(), b.copy()
     a_holed[:10], b_holed[-5:] = np.nan, np.inf
     keep = slice(10, -5)
@@ -48,15 +52,63 @@ def test_pearson_matches_numpy_and_is_nan_when_undefined():
     assert math.isnan(pearson(np.array([1.0]), np.array([2.0])))
 
 
-def test_bin_image_block_means_of_a_ramp():
+def test_block_mean_of_a_ramp_and_of_a_batch():
     ramp = np.arange(5 * 7, dtype=float).reshape(5, 7)  # value = 7 * row + col
     # 2x2 blocks, ragged last row and column dropped: mean = 7 * (2i + 0.5) + (2j + 0.5)
     expected = np.array([[4.0, 6.0, 8.0], [18.0, 20.0, 22.0]])
-    np.testing.assert_allclose(bin_image(ramp, 2), expected)
+    np.testing.assert_allclose(block_mean(ramp, 2), expected)
+    assert block_mean(ramp, 2).dtype == np.float64
     holed = ramp.copy()
     holed[0, 0] = np.nan
-    binned = bin_image(holed, 2)
+    binned = block_mean(holed, 2)
     assert np.isnan(binned[0, 0]) and np.isfinite(binned).sum() == 5
+    # leading axes are kept: a batch of two ramps gives two binned ramps, in float32
+    batch = np.stack([ramp, 2 * ramp]).astype(np.float32)
+    np.testing.assert_allclose(block_mean(batch, 2), np.stack([expected, 2 * expected]))
+    assert block_mean(batch, 2).dtype == np.float32
+
+
+def test_binned_disk_mask_keeps_the_blocks_wholly_on_the_disk():
+    mask = binned_disk_mask(SIZE, RADIUS, 8)
+    whole = np.array([[all(math.hypot(8 * p + a - CENTRE, 8 * q + b - CENTRE) <= RADIUS
+                           for a in range(8) for b in range(8)) for q in range(8)]
+                      for p in range(8)])
+    np.testing.assert_array_equal(mask, whole)
+
+
+def test_batch_metrics_count_only_masked_finite_pixels():
+    rng = np.random.default_rng(4)
+    target = rng.normal(size=(2, SIZE, SIZE, 1))
+    generated = 0.5 * target + rng.normal(size=target.shape)
+    inside = np.zeros((SIZE, SIZE), bool)
+    for i, j in _pixels_within(RADIUS):
+        inside[i, j] = True
+    garbage = generated.copy()
+    garbage[:, ~inside] = 1e6
+    garbage[0, 0, 0, 0] = np.nan  # off the disk anyway
+    cc = np.asarray(pixel_correlation(target, garbage, inside))
+    rmse = np.asarray(root_mean_square_error(target, garbage, inside))
+    for k in range(2):
+        t, g = target[k, ..., 0][inside], generated[k, ..., 0][inside]
+        assert cc[k] == pytest.approx(np.corrcoef(t, g)[0, 1], abs=1e-7)
+        assert rmse[k] == pytest.approx(np.sqrt(np.mean((g - t) ** 2)), rel=1e-9)
+    # a NaN inside the disk is left out too
+    holed = generated.copy()
+    holed[1, 32, 32, 0] = np.nan
+    keep = inside.copy()
+    keep[32, 32] = False
+    assert float(np.asarray(pixel_correlation(target, holed, inside))[1]) == pytest.approx(
+        np.corrcoef(target[1, ..., 0][keep], generated[1, ..., 0][keep])[0, 1], abs=1e-7)
+
+
+def test_ssim_depends_on_the_range_only_through_the_scaling():
+    field = _smooth_field()[None, :, :, None]
+    noisy = field + np.random.default_rng(5).normal(0, 10, field.shape)
+    in_gauss = float(structural_similarity(field, noisy, -100.0, 100.0)[0])
+    normalised = float(structural_similarity(field / 100.0, noisy / 100.0)[0])
+    assert in_gauss == pytest.approx(normalised, abs=1e-6)
+    assert float(structural_similarity(field, field, -100.0, 100.0)[0]) == pytest.approx(1.0)
+    assert in_gauss < 0.99
 
 
 def test_pixel_area_one_arcsec_at_one_au():

@@ -30,7 +30,7 @@ def test_summary_command_and_its_errors():
     assert "patch map: 6 x 6, receptive field 70 px" in summary.stdout
     bad = run(SOLARMAGGAN, "summary", "--image-size", "100")
     assert bad.returncode == 2
-    assert "image_size must be a power of two >= 32" in bad.stderr
+    assert "image size must be a power of two >= 32" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -68,3 +68,43 @@ def test_atomic_writes_keep_the_old_file_when_interrupted(tmp_path):
             raise KeyboardInterrupt
     assert target.read_text() == '{\n  "step": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
+    from data_prep.atomic import atomic_path
+
+    target = tmp_path / "model.keras"
+    with atomic_path(target) as first, atomic_path(target) as second:
+        assert first != second and first.suffix == second.suffix == ".keras"
+        first.write_text("one")
+        second.write_text("two")
+    # the writer that finished last (the outer one) wins; no temporary file is left
+    assert target.read_text() == "one" and [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_commands_print_no_library_start_up_lines_unless_verbose():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "SOLARMAGGAN_VERBOSE")}
+    quiet = run(SOLARMAGGAN, "summary", "--image-size", "32", "--depth", "2", env=env)
+    assert quiet.returncode == 0 and "patch map" in quiet.stdout
+    assert quiet.stderr == ""
+    verbose = run(SOLARMAGGAN, "summary", "--image-size", "32", "--depth", "2", "--verbose",
+                  env=env)
+    assert verbose.returncode == 0 and verbose.stdout == quiet.stdout
+    assert verbose.stderr != ""  # TensorFlow's start-up lines, shown on request
+
+
+def test_wrong_paths_are_answered_before_tensorflow_loads(tmp_path):
+    probe = (
+        "import sys; from solarmaggan.cli import main; code = main(sys.argv[1:]);"
+        "print('tensorflow' in sys.modules); sys.exit(code)"
+    )
+    missing = str(tmp_path / "missing")
+    for args in (["train", "--data", missing + ".h5", "--run-dir", str(tmp_path / "run")],
+                 ["evaluate", "--model", missing, "--data", missing + ".h5", "--out", missing],
+                 ["generate", "--model", missing, "--out", missing, missing + ".fits"],
+                 ["export", "--model", missing]):
+        result = run(sys.executable, "-c", probe, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout.strip() == "False", args  # answered without TensorFlow
+        assert result.stderr.count("\n") == 1 and missing in result.stderr, result.stderr

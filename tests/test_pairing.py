@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -27,7 +26,6 @@ from data_prep.pairing import (
     scan_files,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 T0 = Time("2012-03-04T05:00:00", scale="utc")
 RNG = np.random.default_rng(0)
 
@@ -39,9 +37,7 @@ def at(seconds: float) -> Time:
 def aia_header(seconds: float = 0.0, **updates) -> fits.Header:
     """The real AIA level 1 header, made 304 A, observed at T0 + seconds (T_OBS, the
     middle of the exposure, which fitsio reads first; DATE-OBS, its start, 1 s earlier)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        header = fits.getheader(get_test_filepath("aia_171_level1.fits"))
+    header = fits.getheader(get_test_filepath("aia_171_level1.fits"))
     header.remove("BLANK", ignore_missing=True)  # float data below
     time = at(seconds)
     header.update({"WAVELNTH": 304, "DATE-OBS": (time - TimeDelta(1.0, format="sec")).isot,
@@ -53,9 +49,7 @@ def aia_header(seconds: float = 0.0, **updates) -> fits.Header:
 def hmi_header(seconds: float = 0.0, **updates) -> fits.Header:
     """The real HMI header, made a line-of-sight magnetogram, observed at T0 + seconds
     (T_OBS in HMI's own TAI format, read first by fitsio; DATE-OBS 22.5 s earlier)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        header = fits.getheader(get_test_filepath("resampled_hmi.fits"))
+    header = fits.getheader(get_test_filepath("resampled_hmi.fits"))
     header.remove("BLANK", ignore_missing=True)
     time = at(seconds)
     t_obs = time.tai.strftime("%Y.%m.%d_%H:%M:%S") + "_TAI"
@@ -327,9 +321,7 @@ def test_dataclasses():
 def test_hmi_time_from_the_real_header():
     """fitsio reads T_OBS (the middle of the exposure, HMI's own TAI format) first; TAI - UTC
     was 35 s in 2014; DATE-OBS (UTC) is used when T_OBS is absent."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        header = fits.getheader(get_test_filepath("resampled_hmi.fits"))
+    header = fits.getheader(get_test_filepath("resampled_hmi.fits"))
     assert header["T_OBS"] == "2014.03.01_00:01:25_TAI"
     assert fitsio.observation_time(header, "hmi").isot == "2014-03-01T00:00:50.000"
     del header["T_OBS"]

@@ -142,3 +142,131 @@ def test_aisfm_losses_train_a_pix2pixhd_on_three_channels():
                     build_discriminator(size, 3, 1, base_filters=8, max_filters=16))
     with pytest.raises(ValueError, match="feature matching needs"):
         plain.compile(lambda_feature_matching=10.0)
+
+
+# --- the training step (issue 16) -------------------------------------------------------
+
+def deterministic_networks():
+    """conftest.small_pix2pix's networks without dropout: the forward pass is deterministic."""
+    generator = build_generator(SMALL_SIZE, depth=3, base_filters=16, max_filters=64,
+                                dropout_rate=0.0, seed=1)
+    discriminator = build_discriminator(SMALL_SIZE, base_filters=8, max_filters=32, seed=2)
+    return generator, discriminator
+
+
+def random_pairs(count, seed=0):
+    rng = np.random.default_rng(seed)
+    return tuple(rng.uniform(-1, 1, (count, SMALL_SIZE, SMALL_SIZE, 1)).astype("float32")
+                 for _ in range(2))
+
+
+def values(variables):
+    return [variable.numpy().copy() for variable in variables]
+
+
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_each_update_moves_only_its_own_network(frozen):
+    # a learning rate of 0 freezes one network: the other network's update must not touch it
+    model = small_pix2pix()
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(0.0 if frozen == "generator" else 2e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(0.0 if frozen == "discriminator" else 2e-4,
+                                          beta_1=0.5))
+    networks = {"generator": model.generator, "discriminator": model.discriminator}
+    before = {name: values(network.trainable_variables) for name, network in networks.items()}
+    model.train_on_batch(*smooth_pair())
+    for name, network in networks.items():
+        after = values(network.trainable_variables)
+        if name == frozen:
+            for old, new in zip(before[name], after, strict=True):
+                np.testing.assert_array_equal(new, old)
+        else:
+            assert all(not np.array_equal(new, old) for old, new in zip(before[name], after))
+
+
+def reference_step(generator, discriminator, euv, magnetogram, learning_rate, sequential=True):
+    """The seed's step written out with plain tf.GradientTape, eagerly: one generator
+    forward; the discriminator update on the detached output; then (sequential) the
+    generator update through that same forward against the updated discriminator, or
+    (not sequential) against the discriminator as it was before its update."""
+    euv, magnetogram = tf.constant(euv), tf.constant(magnetogram)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    g_variables, d_variables = generator.trainable_variables, discriminator.trainable_variables
+    with tf.GradientTape() as g_tape:
+        generated = generator(euv, training=True)
+        if not sequential:
+            fake_logits = discriminator([euv, generated], training=True)
+    with tf.GradientTape() as d_tape:
+        real = discriminator([euv, magnetogram], training=True)
+        fake = discriminator([euv, tf.stop_gradient(generated)], training=True)
+        d_loss = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
+    d_gradients = d_tape.gradient(d_loss, d_variables)
+    keras.optimizers.SGD(learning_rate).apply(d_gradients, d_variables)
+    with g_tape:  # record again on the generator's tape
+        if sequential:
+            fake_logits = discriminator([euv, generated], training=True)
+        g_loss = (bce(tf.ones_like(fake_logits), fake_logits)
+                  + 100.0 * tf.reduce_mean(tf.abs(magnetogram - generated)))
+    keras.optimizers.SGD(learning_rate).apply(g_tape.gradient(g_loss, g_variables), g_variables)
+
+
+def test_train_step_equals_a_plain_gradient_tape_step():
+    euv, magnetogram = random_pairs(2)
+    rate = 0.05  # SGD: the weights move by rate x gradient, so any change of gradient shows
+    model = Pix2Pix(*deterministic_networks())
+    model.compile(g_optimizer=keras.optimizers.SGD(rate), d_optimizer=keras.optimizers.SGD(rate))
+    model.train_on_batch(euv, magnetogram)
+    trained = values(model.generator.weights) + values(model.discriminator.weights)
+
+    references = {}
+    for sequential in (True, False):
+        generator, discriminator = deterministic_networks()  # the same initial weights
+        reference_step(generator, discriminator, euv, magnetogram, rate, sequential)
+        references[sequential] = values(generator.weights) + values(discriminator.weights)
+    # all weights, BatchNorm moving statistics included: they move once per generator
+    # forward, so a second generator forward in the step would show
+    for ours, reference in zip(trained, references[True], strict=True):
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+    # the comparison can tell the two update orders apart
+    assert max(np.max(np.abs(a - b)) for a, b in zip(references[True], references[False])) > 1e-5
+
+
+def test_steps_per_execution_gives_the_same_weights():
+    euv, magnetogram = random_pairs(6, seed=3)
+    weights = []
+    for steps_per_execution in (1, 3):
+        keras.utils.set_random_seed(0)  # the same initial weights and dropout masks
+        model = small_pix2pix()
+        model.compile(steps_per_execution=steps_per_execution)
+        model.fit(euv, magnetogram, batch_size=1, epochs=1, shuffle=False, verbose=0)
+        assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 6
+        weights.append(values(model.generator.weights) + values(model.discriminator.weights))
+    for one, three in zip(*weights, strict=True):
+        np.testing.assert_allclose(three, one, rtol=1e-5, atol=1e-6)
+
+
+def test_constructor_keeps_the_generators_stochastic_inference():
+    from solarmaggan.models.layers import SolarBatchNormalization, SolarDropout
+
+    def flags(generator):
+        return {layer.stochastic_inference for layer in generator.layers
+                if isinstance(layer, (SolarBatchNormalization, SolarDropout))}
+
+    generator = build_generator(SMALL_SIZE, depth=3, base_filters=8, max_filters=16,
+                                stochastic_inference=True, seed=1)
+    discriminator = build_discriminator(SMALL_SIZE, base_filters=8, max_filters=16, seed=2)
+    model = Pix2Pix(generator, discriminator)
+    assert model.stochastic_inference and flags(generator) == {True}
+    batch = np.repeat(smooth_pair()[0], 2, axis=0)
+    outputs = model.predict(batch, verbose=0)
+    assert not np.allclose(outputs[0], outputs[1])  # dropout on at inference
+    restored = Pix2Pix.from_config(model.get_config())
+    assert restored.stochastic_inference and flags(restored.generator) == {True}
+
+    # an explicit setting still wins, and round-trips
+    model = Pix2Pix(generator, discriminator, stochastic_inference=False)
+    assert not model.stochastic_inference and flags(generator) == {False}
+    assert not Pix2Pix.from_config(model.get_config()).stochastic_inference
+    assert not Pix2Pix(generator, discriminator).stochastic_inference  # read again: off now
+    assert Pix2Pix(generator, discriminator, stochastic_inference=True).stochastic_inference
+    assert not small_pix2pix().stochastic_inference  # build_generator's default

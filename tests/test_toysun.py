@@ -259,7 +259,8 @@ def test_write_toy_dataset_round_trip_and_resume(tmp_path, monkeypatch):
 
 
 def test_write_toy_dataset_rejects_bad_arguments(tmp_path):
-    for n_pairs, image_size in ((0, 64), (3, 8), (3, 64.5)):
+    # 48 px: an integer the networks cannot take (not a power of two)
+    for n_pairs, image_size in ((0, 64), (3, 8), (3, 64.5), (3, 48)):
         with pytest.raises(ValueError):
             write_toy_dataset(tmp_path / "bad.h5", n_pairs, image_size=image_size)
     assert not list(tmp_path.iterdir())
@@ -385,16 +386,16 @@ def test_random_coronal_holes_follow_the_polar_field():
 
 def test_three_channel_toy_file_round_trip(tmp_path):
     path = tmp_path / "toy3.h5"
-    write_toy_dataset(path, 4, image_size=48, seed=2, input_channels=("AIA 304", 193, "171"))
+    write_toy_dataset(path, 4, image_size=64, seed=2, input_channels=("AIA 304", 193, "171"))
     with PairFile(path) as pairs:
         assert pairs.input_channels == ["AIA 304", "AIA 193", "AIA 171"]
         assert len(pairs.input_normalization) == 3 and pairs.input_normalization[0].clip_max == 1000
         euv, _ = pairs.read_arrays()
-        assert euv.shape == (4, 48, 48, 3)
+        assert euv.shape == (4, 64, 64, 3)
         sample = pairs.read(1)
         assert sample["input_files"] == ["toysun-1-euv304", "toysun-1-euv193", "toysun-1-euv171"]
         assert sample["input_header"]["WAVELNTH"] == 304
-        sun = make_toy_sun(48, np.random.default_rng([2, 1]), coronal_wavelengths=(193, 171))
+        sun = make_toy_sun(64, np.random.default_rng([2, 1]), coronal_wavelengths=(193, 171))
         for channel, wavelength in enumerate((304, 193, 171)):
             physical = pairs.input_normalization[channel].denormalize(euv[1, ..., channel])
             np.testing.assert_allclose(physical, np.clip(sun.channel(wavelength), 1, 1000),

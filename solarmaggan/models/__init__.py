@@ -8,7 +8,8 @@ Importing this module registers the custom layers with Keras, which
 import os
 
 from solarmaggan.models.discriminator import build_discriminator, receptive_field
-from solarmaggan.models.generator import build_generator, check_image_size, default_depth
+from data_prep.geometry import check_image_size
+from solarmaggan.models.generator import build_generator, default_depth
 from solarmaggan.models.layers import (
     SolarBatchNormalization,
     SolarDropout,

@@ -24,7 +24,7 @@ from typing import Iterator
 
 import keras
 
-from solarmaggan.models.generator import check_image_size
+from data_prep.geometry import check_image_size
 from solarmaggan.models.layers import (
     LEAKY_SLOPE,
     check_precision,

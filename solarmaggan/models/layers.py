@@ -18,12 +18,12 @@ from collections.abc import Iterator
 import keras
 from keras import ops
 
+from data_prep.presets.schema import NORMS, PRECISIONS
+
 LEAKY_SLOPE = 0.2
 BN_MOMENTUM = 0.9
 NORM_EPSILON = 1e-5
 INIT_STDDEV = 0.02
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-NORMS = ("batch", "instance")
 
 
 def conv_initializer(seed: int | None = None) -> keras.initializers.Initializer:
@@ -75,12 +75,13 @@ def check_precision(precision: str) -> str:
 
 @keras.saving.register_keras_serializable(package="solarmaggan")
 class SolarBatchNormalization(keras.layers.BatchNormalization):
-    """BatchNormalization that can keep using batch statistics at inference.
+    """BatchNormalization that can keep using the data's own statistics at inference.
 
     With ``stochastic_inference=False`` it is Keras' BatchNormalization. With ``True``, calls
-    with ``training`` false or None normalise with the statistics of the current batch (as
-    the original code did, batch size 1 making it instance normalisation) and leave the
-    moving averages untouched.
+    with ``training`` false or None normalise each image with its own statistics (over
+    height and width, per channel), as the original code did with its batch of one, and
+    leave the moving averages untouched: an image's output does not depend on the other
+    images of its batch.
     """
 
     def __init__(self, stochastic_inference: bool = False, **kwargs):
@@ -92,8 +93,8 @@ class SolarBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         values = ops.cast(inputs, "float32")
         channel_axis = self.axis % len(values.shape)
-        reduction_axes = [axis for axis in range(len(values.shape)) if axis != channel_axis]
-        mean, variance = ops.moments(values, axes=reduction_axes)
+        reduction_axes = [axis for axis in range(1, len(values.shape)) if axis != channel_axis]
+        mean, variance = ops.moments(values, axes=reduction_axes, keepdims=True)
         outputs = ops.batch_normalization(
             values,
             mean=mean,
@@ -157,15 +158,28 @@ def normalization(
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
-def set_stochastic_inference(model: keras.Model, enabled: bool) -> None:
-    """Switch dropout and batch statistics at inference on or off in every layer of ``model``.
+def set_stochastic_inference(model: keras.Model, enabled: bool,
+                             dropout: bool | None = None) -> None:
+    """Switch dropout and per-image statistics at inference on or off in every layer of
+    ``model``; ``dropout`` (default: ``enabled``) sets the dropout layers apart (the
+    TFLite export keeps the per-image statistics without dropout).
 
     Keras caches traced functions; a model's ``predict`` must be re-traced afterwards
     (:class:`solarmaggan.models.Pix2Pix` does this itself).
     """
+    dropout = enabled if dropout is None else dropout
     for layer in _nested_layers(model):
-        if isinstance(layer, (SolarBatchNormalization, SolarDropout)):
+        if isinstance(layer, SolarBatchNormalization):
             layer.stochastic_inference = bool(enabled)
+        elif isinstance(layer, SolarDropout):
+            layer.stochastic_inference = bool(dropout)
+
+
+def stochastic_inference_of(model: keras.Model) -> bool:
+    """True if any ``SolarBatchNormalization`` or ``SolarDropout`` layer of ``model`` (nested
+    models included) keeps dropout or per-image statistics active at inference."""
+    return any(layer.stochastic_inference for layer in _nested_layers(model)
+               if isinstance(layer, (SolarBatchNormalization, SolarDropout)))
 
 
 def set_synchronized_batch_norm(model: keras.Model, enabled: bool) -> None:

@@ -13,8 +13,10 @@ lambda_cc * mean over scales of (1 - CC) per sample on the disk. The generator l
 lambda_adversarial * adversarial + lambda_l1 * L1 + lambda_fm * FM + lambda_cc * CC, the
 seed's when the defaults are kept (1, 100, 0, 0).
 
-Both networks run in training mode in both updates (batch statistics, dropout on), so
-the generator is evaluated twice a step, as in the original. Under a ``tf.distribute``
+Both networks run in training mode (batch statistics, dropout on). The generator runs once
+a step, as in the reference pix2pix: its output, detached, is the discriminator's fake
+input, and the generator's gradients flow back through that same forward pass (one dropout
+mask, one update of the batch-norm moving statistics a step). Under a ``tf.distribute``
 strategy each replica divides its mean losses by the number of replicas before taking
 gradients, which Keras sums over the replicas: the update is that of the mean loss over
 the global batch (see ``solarmaggan.distribute``). Adam(2e-4, beta_1=0.5) for
@@ -37,7 +39,10 @@ from solarmaggan.losses import (
     pooled_disk_masks,
 )
 from solarmaggan.metrics import CC_KINDS, pixel_correlation
-from solarmaggan.models.layers import set_stochastic_inference
+from solarmaggan.models.layers import (
+    set_stochastic_inference,
+    stochastic_inference_of,
+)
 
 LOSS_SCALING = ("auto", "on", "off")
 
@@ -63,7 +68,10 @@ class Pix2Pix(keras.Model):
             list a scale: intermediate features, then the logits), with the same image
             size and channels.
         stochastic_inference: if True, inference keeps dropout and batch statistics active
-            as the original code did (non-deterministic outputs); default False.
+            as the original code did (non-deterministic outputs); False turns it off; None
+            (default) keeps the generator's layers as they are (the flag reads True if any
+            of its ``SolarBatchNormalization`` / ``SolarDropout`` layers has it on, as
+            ``build_generator(..., stochastic_inference=True)`` builds them).
         cc_radius_px: validation ``pixel_cc`` counts only pixels within this radius (in
             pixels) of the frame centre, i.e. the solar disk; None counts the whole frame.
             The CC loss uses the same disk.
@@ -75,7 +83,7 @@ class Pix2Pix(keras.Model):
         self,
         generator: keras.Model,
         discriminator: keras.Model,
-        stochastic_inference: bool = False,
+        stochastic_inference: bool | None = None,
         cc_radius_px: float | None = None,
         **kwargs,
     ):
@@ -96,7 +104,10 @@ class Pix2Pix(keras.Model):
             from data_prep.geometry import disk_mask
 
             self._cc_mask = disk_mask(g_in[1], cc_radius_px)
-        self.stochastic_inference = stochastic_inference
+        if stochastic_inference is None:  # the generator's layers stay as they are
+            self._stochastic_inference = stochastic_inference_of(generator)
+        else:
+            self.stochastic_inference = stochastic_inference
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -270,26 +281,35 @@ class Pix2Pix(keras.Model):
                          for scale in scales]) / len(scales)
 
     def train_step(self, data):
+        """One discriminator update, then one generator update against the updated
+        discriminator, from a single generator forward pass."""
         euv, magnetogram = self._unpack(data)
         # gradients are summed over replicas: 1 / replicas makes them those of the global mean
         replica_share = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-        generated = self.generator(euv, training=True)
-        with tf.GradientTape() as tape:
-            d_loss = (self._adversarial(self._discriminate(euv, magnetogram), real=True)
-                      + self._adversarial(self._discriminate(euv, generated), real=False))
-            scaled_d_loss = self.d_optimizer.scale_loss(d_loss * replica_share)
         d_variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(scaled_d_loss, d_variables), d_variables)
-
-        with tf.GradientTape() as tape:
-            generated = self.generator(euv, training=True)
+        g_variables = self.generator.trainable_variables
+        with tf.GradientTape() as g_tape:
+            generated = self.generator(euv, training=True)  # the step's one forward of G
+            # The discriminator update takes G(x) detached, off the generator's tape: the
+            # tape need not hold the activations of these two discriminator passes.
+            with g_tape.stop_recording():
+                fake = tf.stop_gradient(generated)
+                with tf.GradientTape() as d_tape:
+                    d_loss = (
+                        self._adversarial(self._discriminate(euv, magnetogram), real=True)
+                        + self._adversarial(self._discriminate(euv, fake), real=False))
+                    scaled_d_loss = self.d_optimizer.scale_loss(d_loss * replica_share)
+                self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_variables),
+                                       d_variables)
+            # the generator's loss, from the discriminator just updated
             fake_scales = self._discriminate(euv, generated)
             g_gan = self._adversarial(fake_scales, real=True)
             g_l1 = l1_loss(magnetogram, generated)
             g_loss = self.lambda_adversarial * g_gan + self.lambda_l1 * g_l1
             terms = {}
             if self.lambda_feature_matching:
-                real_scales = self._discriminate(euv, magnetogram)
+                with g_tape.stop_recording():  # fixed targets: no gradient flows into them
+                    real_scales = self._discriminate(euv, magnetogram)
                 terms[self.g_fm_tracker] = feature_matching_loss(
                     [scale[:-1] for scale in real_scales], [scale[:-1] for scale in fake_scales])
                 g_loss += self.lambda_feature_matching * terms[self.g_fm_tracker]
@@ -298,8 +318,7 @@ class Pix2Pix(keras.Model):
                     magnetogram, generated, self._cc_masks, self.cc_kind)
                 g_loss += self.lambda_cc * terms[self.g_cc_tracker]
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss * replica_share)
-        g_variables = self.generator.trainable_variables
-        self.g_optimizer.apply(tape.gradient(scaled_g_loss, g_variables), g_variables)
+        self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_variables), g_variables)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

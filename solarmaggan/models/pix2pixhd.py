@@ -15,6 +15,13 @@ out_*        pad 3, Conv 7x7 s1 valid                              1024 x 1024 x
 magnetogram  tanh (or linear)                                      1024 x 1024 x 1
 ===========  ====================================================  ===========================
 
+With ``upsampling="resize"`` each ConvT of up1..4 becomes a nearest-neighbour 2x upsampling
+(``upK_upsample``), pad 1 (``upK_pad``) and a Conv 3x3 s1 valid named ``upK``: the same
+parameters, 4 x those layers' multiply-adds, and no stride lattice. A 3x3 stride-2
+transposed convolution overlaps unevenly (an output pixel of one parity receives 2 taps
+along an axis, the other 1: a checkerboard even with equal weights; Odena et al. 2016);
+after a nearest-neighbour upsampling a flat input stays flat whatever the weights.
+
 "pad" is reflection (pix2pixHD's default), replication or zero padding: see
 :class:`SpatialPadding2D`. Convolutions followed by a normalisation have no bias (the
 normalisation's offset replaces it); the last one has. Strided convolutions use Keras'
@@ -37,18 +44,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from data_prep.geometry import check_image_size
+from data_prep.presets.schema import NORMS, OUTPUT_ACTIVATIONS, PADDINGS, UPSAMPLINGS
 from solarmaggan.models.discriminator import patchgan_layers
-from solarmaggan.models.generator import check_image_size
 from solarmaggan.models.layers import (
-    NORMS,
     check_precision,
     conv_initializer,
     normalization,
     seed_stream,
 )
-
-PADDINGS = ("reflect", "replicate", "zero")
-OUTPUT_ACTIVATIONS = ("tanh", "linear")
 
 
 @keras.saving.register_keras_serializable(package="solarmaggan")
@@ -155,6 +159,7 @@ def build_hd_generator(
     output_activation: str = "tanh",
     precision: str = "float32",
     seed: int | None = None,
+    upsampling: str = "transpose",
 ) -> keras.Model:
     """Build the pix2pixHD global generator (Keras functional API), see the module table.
 
@@ -176,6 +181,8 @@ def build_hd_generator(
         precision: Keras dtype policy, "float32", "mixed_float16" or "mixed_bfloat16";
             the last convolution and the activation always compute in float32.
         seed: seed of the weight initialisers (None: random).
+        upsampling: "transpose" (pix2pixHD: ConvT 3x3 s2) or "resize" (nearest-neighbour
+            2x upsampling, pad 1, Conv 3x3 s1; no checkerboard, see the module docstring).
 
     Returns:
         ``keras.Model`` "pix2pixhd_generator" mapping input "euv" (batch, size, size,
@@ -203,6 +210,8 @@ def build_hd_generator(
         raise ValueError(
             f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}"
         )
+    if upsampling not in UPSAMPLINGS:
+        raise ValueError(f"upsampling must be one of {UPSAMPLINGS}, got {upsampling!r}")
     check_precision(precision)
     _check_norm(norm)
     seeds = seed_stream(seed)
@@ -237,7 +246,12 @@ def build_hd_generator(
     for level in range(1, downsamplings + 1):
         block = f"up{level}"
         n_filters = filters[downsamplings - level]
-        x = _conv(n_filters, 3, block, precision, next(seeds), strides=2, transpose=True)(x)
+        if upsampling == "transpose":
+            x = _conv(n_filters, 3, block, precision, next(seeds), strides=2, transpose=True)(x)
+        else:
+            x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{block}_upsample",
+                                          dtype=precision)(x)
+            x = _conv(n_filters, 3, block, precision, next(seeds))(pad(x, 1, f"{block}_pad"))
         x = norm_relu(x, block)
 
     x = pad(x, 3, "out_pad")

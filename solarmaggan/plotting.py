@@ -1,0 +1,140 @@
+"""Figures: TensorBoard image panels, the evaluation figures and the generated
+magnetograms' quicklooks.
+
+Magnetograms are shown in sunpy's HMI colours on a fixed +-limit Gauss scale, EUV images
+in sunpy's AIA 304 colours, north up (FITS rows run south to north). Figures are drawn
+with matplotlib's object-oriented ``Figure`` (no pyplot, no global backend switch) and
+written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from data_prep.atomic import atomic_path
+
+EUV_COLOURS = "sdoaia304"
+MAGNETOGRAM_COLOURS = "hmimag"
+
+
+def _colour_maps() -> None:
+    import sunpy.visualization.colormaps  # noqa: F401  (registers the solar colour maps)
+
+
+def _save(figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, bbox_inches="tight")
+
+
+def colour_panel(euv: np.ndarray, true_gauss: np.ndarray, generated_gauss: np.ndarray,
+                 limit_gauss: float) -> np.ndarray:
+    """One RGB panel (H, 4 W + 6, 3) in [0, 1] for TensorBoard: EUV input (normalised,
+    AIA 304 colours) | true | generated | generated - true magnetograms (HMI colours,
+    fixed +-limit_gauss), north up."""
+    import matplotlib
+
+    _colour_maps()
+    euv_rgb = matplotlib.colormaps[EUV_COLOURS](np.clip((euv + 1.0) / 2.0, 0, 1))[..., :3]
+    magnetogram_colours = matplotlib.colormaps[MAGNETOGRAM_COLOURS]
+
+    def field(gauss):
+        return magnetogram_colours(np.clip((gauss / limit_gauss + 1.0) / 2.0, 0, 1))[..., :3]
+
+    gap = np.ones((euv.shape[0], 2, 3))
+    panels = [euv_rgb, gap, field(true_gauss), gap, field(generated_gauss), gap,
+              field(generated_gauss - true_gauss)]
+    return np.concatenate(panels, axis=1)[::-1].astype(np.float32)
+
+
+def examples_figure(path: str | os.PathLike,
+                    examples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
+                    limit_gauss: float) -> None:
+    """PNG of example pairs, one row each: EUV input | observed | generated | generated -
+    observed, with column titles and colour bars (the magnetograms' in Gauss).
+
+    Args:
+        examples: (euv normalised to [-1, 1], observed G, generated G, row label) each,
+            (H, W) arrays.
+        limit_gauss: the magnetograms' colour scale, +-limit G (the data's clip limit).
+    """
+    from matplotlib.figure import Figure
+
+    _colour_maps()
+    titles = ("EUV input (normalised)", "observed B_LOS", "generated B_LOS",
+              "generated - observed")
+    figure = Figure(figsize=(12, 3.0 * len(examples) + 1.0), dpi=100, layout="constrained")
+    axes = np.atleast_2d(figure.subplots(len(examples), 4))
+    images = None
+    for row, (euv, observed, generated, label) in enumerate(examples):
+        panels = (euv, observed, generated, generated - observed)
+        images = []
+        for column, image in enumerate(panels):
+            colours = EUV_COLOURS if column == 0 else MAGNETOGRAM_COLOURS
+            scale = (-1.0, 1.0) if column == 0 else (-limit_gauss, limit_gauss)
+            images.append(axes[row, column].imshow(image, origin="lower", cmap=colours,
+                                                   vmin=scale[0], vmax=scale[1]))
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+            if row == 0:
+                axes[row, column].set_title(titles[column], fontsize=10)
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    figure.colorbar(images[0], ax=axes[:, 0], label="log10 intensity, normalised",
+                    location="bottom", shrink=0.9)
+    figure.colorbar(images[1], ax=axes[:, 1:], label="B_LOS [G]", location="bottom", shrink=0.6)
+    _save(figure, path)
+
+
+def scatter_figure(path: str | os.PathLike, observed_gauss: np.ndarray,
+                   generated_gauss: np.ndarray, limit_gauss: float, what: str) -> None:
+    """PNG: 2-D histogram of generated against observed field (counts on a logarithmic
+    colour scale, with its colour bar), with the one-to-one line; ``what`` describes the
+    pixels (e.g. "8x8 binned, within 0.95 R_sun")."""
+    import matplotlib.colors
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.2, 5), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    *_, image = axes.hist2d(observed_gauss, generated_gauss, bins=80,
+                            range=[[-limit_gauss, limit_gauss]] * 2, cmap="Greys",
+                            norm=matplotlib.colors.LogNorm(), cmin=1)
+    axes.plot([-limit_gauss, limit_gauss], [-limit_gauss, limit_gauss], "r-", lw=0.8)
+    axes.set_xlabel(f"observed B_LOS [G] ({what})")
+    axes.set_ylabel("generated B_LOS [G]")
+    axes.set_aspect("equal")
+    figure.colorbar(image, ax=axes, label="pixels per bin (log scale)")
+    _save(figure, path)
+
+
+def flux_figure(path: str | os.PathLike, times: Sequence[str], observed_mx: Sequence[float],
+                generated_mx: Sequence[float]) -> None:
+    """PNG: total unsigned flux (Mx), observed and generated, against observation time."""
+    from matplotlib.figure import Figure
+
+    when = np.array([np.datetime64(time[:19]) for time in times])
+    figure = Figure(figsize=(7, 3.5), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    axes.plot(when, observed_mx, "k.-", label="observed")
+    axes.plot(when, generated_mx, "r.-", label="generated")
+    axes.set_ylabel("total unsigned flux [Mx]")
+    axes.legend()
+    figure.autofmt_xdate()
+    _save(figure, path)
+
+
+def quicklook(path: str | os.PathLike, gauss: np.ndarray, limit_gauss: float,
+              title: str) -> None:
+    """PNG of a magnetogram (HMI colours, fixed +-limit_gauss, north up, colour bar in G)."""
+    from matplotlib.figure import Figure
+
+    _colour_maps()
+    figure = Figure(figsize=(6, 5.2), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(gauss, origin="lower", cmap=MAGNETOGRAM_COLOURS, vmin=-limit_gauss,
+                        vmax=limit_gauss)
+    figure.colorbar(image, ax=axes, label="B_LOS [G]")
+    axes.set_title(title, fontsize=9)
+    axes.set_axis_off()
+    _save(figure, path)
