@@ -19,8 +19,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
-                and action.option_strings):
+        shown = not any(action.default is value for value in (None, False, argparse.SUPPRESS))
+        if shown and "%(default)" not in text and action.option_strings:  # 0 is a default
             text += " (default: %(default)s)"
         return text
 

@@ -111,6 +111,8 @@ def test_help_names_the_shipped_presets_and_shows_defaults():
     assert "(default: 8)" in evaluate_help and "(default: test)" in evaluate_help
     assert "(default: 256)" in commands["toysun"].format_help()
     assert "--verbose" in commands["generate"].format_help()
+    assert "random seed of data and training (default: 0)" in " ".join(
+        commands["demo"].format_help().split())  # a zero default is shown too
 
 
 def test_saved_configuration_must_follow_the_schema(tmp_path):
