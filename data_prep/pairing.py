@@ -203,6 +203,22 @@ def expand_paths(paths_or_dirs: str | os.PathLike | Iterable[str | os.PathLike])
     return found
 
 
+
+def require_fits_files(sources: str | os.PathLike | Iterable[str | os.PathLike],
+                       what: str = "") -> list[str]:
+    """:func:`expand_paths` of ``sources``; FileNotFoundError naming them when none of the
+    paths exists (no such file, or a folder without FITS files). ``what`` (e.g. "EUV")
+    says which files were expected."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    paths = expand_paths(sources)
+    if not any(Path(path).exists() for path in paths):
+        kind = f"{what} FITS" if what else "FITS"
+        raise FileNotFoundError(f"{', '.join(str(source) for source in sources)}: no {kind} "
+                                "file (no such file, or no FITS file in the folder)")
+    return paths
+
+
 def scan_files(
     paths_or_dirs: str | os.PathLike | Iterable[str | os.PathLike],
     kind: str,

@@ -31,9 +31,9 @@ from data_prep.pairing import (
     EUV_KINDS,
     ChannelSet,
     Pair,
-    expand_paths,
     pair_by_time,
     pair_channels_by_time,
+    require_fits_files,
 )
 from data_prep.pairs import PairWriter
 from data_prep.prepare import prepare_map
@@ -290,10 +290,8 @@ def build_pair_file(
     """
     out = Path(out)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    for sources, what in ((euv_sources, "EUV"), (magnetogram_sources, "magnetogram")):
-        if not [path for path in expand_paths(sources) if Path(path).exists()]:
-            raise FileNotFoundError(f"{', '.join(str(s) for s in sources)}: no {what} FITS "
-                                    "file (no such file, or no FITS file in the folder)")
+    require_fits_files(euv_sources, "EUV")
+    require_fits_files(magnetogram_sources, "magnetogram")
     if len(settings.input_channels) == 1:
         report = pair_by_time(
             euv_sources, magnetogram_sources, tolerance_s=settings.pair_tolerance_s,

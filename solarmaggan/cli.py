@@ -253,13 +253,11 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from data_prep.pairing import expand_paths
+    from data_prep.pairing import require_fits_files
     from solarmaggan.model_files import resolve_model_path
 
     resolve_model_path(args.model)
-    if not [path for path in expand_paths(args.inputs) if Path(path).exists()]:
-        raise FileNotFoundError(f"{', '.join(args.inputs)}: no such FITS file, or no FITS "
-                                "file in the folder")
+    require_fits_files(args.inputs)
     load_tensorflow()
     from solarmaggan.generate import generate
 
