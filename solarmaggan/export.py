@@ -51,7 +51,7 @@ from solarmaggan.config import data_normalizations
 from solarmaggan.console import native_output_quieted
 from solarmaggan.model_files import load_trained_generator
 from solarmaggan.models.from_config import generator_from_config
-from solarmaggan.models.layers import set_stochastic_inference
+from solarmaggan.models.layers import dropout_seed_states, set_stochastic_inference
 
 TFLITE_VARIANTS = {"tflite": "fp32", "tflite-fp16": "fp16", "tflite-int8": "int8"}
 FORMATS = ("savedmodel", *TFLITE_VARIANTS, "all")
@@ -67,19 +67,12 @@ def float32_generator(generator: keras.Model, config: dict[str, Any]) -> keras.M
     return rebuilt
 
 
-def _seed_states(variables) -> dict[str, Any]:
-    """The dropout layers' random-seed state variables, by path (a Keras variable's
-    ``path``, a loaded SavedModel variable's name without ":0")."""
-    return {getattr(variable, "path", variable.name).removesuffix(":0"): variable
-            for variable in variables if "seed_generator_state" in variable.name}
-
-
 def pin_dropout(served, generator: keras.Model) -> None:
     """Set the dropout seed states of a loaded SavedModel to those of ``generator``, so
     that their next calls draw the same dropout masks (the parity check of a stochastic
     graph)."""
-    saved = _seed_states(served.variables)
-    for path, variable in _seed_states(generator.variables).items():
+    saved = dropout_seed_states(served.variables)
+    for path, variable in dropout_seed_states(generator.variables).items():
         saved[path].assign(variable.numpy())
 
 

@@ -70,6 +70,7 @@ from solarmaggan.metrics import (
     structural_similarity,
 )
 from solarmaggan.models import Pix2Pix, set_synchronized_batch_norm
+from solarmaggan.models.layers import dropout_seed_states
 from solarmaggan.models.from_config import discriminator_from_config, generator_from_config
 from solarmaggan.plotting import colour_panel
 
@@ -207,8 +208,7 @@ class Trainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         # the dropout layers' random-number states too (Keras does not track them for
         # tf.train.Checkpoint): a resumed run draws the masks an uninterrupted one would
-        dropout_states = [variable for variable in self.model.generator.variables
-                          if "seed_generator_state" in variable.path]
+        dropout_states = list(dropout_seed_states(self.model.generator.variables).values())
         self.checkpoint = tf.train.Checkpoint(
             generator=self.model.generator, discriminator=self.model.discriminator,
             g_optimizer=self.model.g_optimizer, d_optimizer=self.model.d_optimizer, step=self.step,

@@ -175,6 +175,14 @@ def set_stochastic_inference(model: keras.Model, enabled: bool,
             layer.stochastic_inference = bool(dropout)
 
 
+def dropout_seed_states(variables) -> dict[str, object]:
+    """The dropout layers' random-seed state variables among ``variables``, by path (a Keras
+    variable's ``path``; a loaded SavedModel variable's name without ":0"). Keras does not
+    track them for ``tf.train.Checkpoint``; they decide the next dropout masks."""
+    return {getattr(variable, "path", variable.name).removesuffix(":0"): variable
+            for variable in variables if "seed_generator_state" in variable.name}
+
+
 def stochastic_inference_of(model: keras.Model) -> bool:
     """True if any ``SolarBatchNormalization`` or ``SolarDropout`` layer of ``model`` (nested
     models included) keeps dropout or per-image statistics active at inference."""
