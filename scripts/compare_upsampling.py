@@ -29,7 +29,7 @@ its configuration must say that upsampling (a configuration without the setting 
 
 Prints one JSON line a variant and a table at the end; writes ``OUT/comparison.json`` and,
 per variant, ``OUT/VARIANT/{run,evaluation}`` and ``OUT/VARIANT/spectrum.png``. A variant
-takes ~8 min (transpose) to ~14 min (resize) on 2 CPU cores at the defaults. Results go
+takes ~10-15 min (transpose) to ~25 min (resize) on 2 CPU cores at the defaults. Results go
 into docs/benchmarks.md by hand.
 """
 

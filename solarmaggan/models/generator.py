@@ -16,15 +16,15 @@ d8      ConvT 4x4 s2, tanh                       1024 x 1024 x 1
 With ``upsampling="resize"`` each decoder ConvT 4x4 s2 becomes a nearest-neighbour 2x
 upsampling (layer ``dK_upsample``) followed by a Conv 4x4 s1 "same" named ``dK``: the same
 filters, initialiser, bias rule and parameter count, 3 x the generator's FLOPs (571
-instead of 190 GFLOP at 1024; a training step 3.11 instead of 1.59 TFLOP). Why: a ConvT
+instead of 190 GFLOP at 1024; a training step 2.54 instead of 1.40 TFLOP). Why: a ConvT
 4x4 s2 is four interleaved 2x2 convolutions, one per output-pixel parity, with independent
 weights (each output pixel gets 2 taps per axis, so the overlap itself is even); where
 their sums differ, a flat input comes out as a lattice whose period is twice the layer's
 output pixel spacing (the last layer: 2 px; the one before: 4 px; ...). The adversarial
 loss asks the generator for quiet-Sun texture, and this lattice is what the transposed
-decoder supplies: in the demo (quick preset, 256 x 256, 3,000 steps) 82 % of the generated
-quiet-Sun variance is a 16 px lattice from d3 (``scripts/checkerboard_spectrum.py``,
-docs/benchmarks.md). After a nearest-neighbour upsampling every output pixel sees the
+decoder supplies: in the demo (quick preset, 256 x 256, 3,000 steps) a 16 px lattice is
+30-41 % of the generated quiet-Sun variance over two seeds, with lines at 2, 4 and 8 px
+too (``scripts/checkerboard_spectrum.py``, docs/benchmarks.md). After a nearest-neighbour upsampling every output pixel sees the
 same kernel, so a flat input stays flat whatever the weights (Odena et al. 2016,
 "Deconvolution and checkerboard artifacts"). The default, "transpose", is the seed's
 network, and weights saved from it load unchanged.
