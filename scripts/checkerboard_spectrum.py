@@ -269,8 +269,8 @@ def measure(generator, config: dict[str, Any], data_path: str | os.PathLike,
     for period in periods:
         if tile % period:
             raise ValueError(f"--tile {tile} must be a multiple of every period {periods}")
-    # the disk that solarmaggan.evaluate counts (0.95 R_sun)
-    disk = geometry.disk_mask(image_size, getattr(geometry, "DISK_RSUN", 0.95) * radius_px)
+    # the disk that solarmaggan.evaluate counts (data.disk_rsun)
+    disk = geometry.disk_mask(image_size, float(config["data"]["disk_rsun"]) * radius_px)
     accumulators = {"generated": SpectrumAccumulator(tile, periods),
                     "observed": SpectrumAccumulator(tile, periods)}
     images, ccs = 0, []
