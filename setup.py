@@ -23,7 +23,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["solarmaggan", "solarmaggan.*", "data_prep", "data_prep.*"]),
-    package_data={"data_prep.presets": ["*.json"]},
+    package_data={"data_prep.presets": ["*.json"], "data_prep.toysun": ["*.csv"]},
     install_requires=[
         "keras>=3.8,<4",
         "tensorflow>=2.18",

@@ -3,6 +3,8 @@
 Commands:
     info FILE       describe an HDF5 pair file (shapes, channels, scaling, splits, times)
     toysun OUT      write a synthetic "toy Sun" pair file
+    toysun campaign OUT   the toy Sun seen by SDO and STEREO-like spacecraft: instrument
+                    FITS files and the truth
     prep            FITS folders (AIA/EUVI, HMI) -> HDF5 pair file, with a preset
 """
 
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_info_arguments(add_command(commands, "info", "describe an HDF5 pair file"))
     add_toysun_arguments(add_command(commands, "toysun", "write a synthetic toy-Sun pair file"))
+    add_campaign_arguments(add_campaign_command(commands, "python -m data_prep"))
     add_prep_arguments(add_command(commands, "prep", "FITS files -> HDF5 pair file"))
     return parser
 
@@ -83,6 +86,8 @@ def add_info_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_toysun_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("toysun campaign OUT [...] writes the toy Sun as instrument FITS files "
+                     "instead (see toysun campaign --help)")
     parser.add_argument("out", help="HDF5 file to write")
     parser.add_argument("--n-pairs", type=int, default=64, help="number of pairs")
     parser.add_argument("--image-size", type=int, default=256,
@@ -97,6 +102,69 @@ def add_toysun_arguments(parser: argparse.ArgumentParser) -> None:
                              "median 100 DN/s, log10 of 1-200 DN/s, +-3000 G, radius 450/1024 "
                              "of the frame); default: the seed's 304 scaling, +-100 G")
     parser.set_defaults(handler=run_toysun)
+
+
+CAMPAIGN_COMMAND = "toysun-campaign"  # what ``toysun campaign`` is parsed as
+
+
+def route_campaign(argv: list[str] | None) -> list[str]:
+    """The command line with ``toysun campaign ...`` turned into the campaign subcommand
+    (``toysun OUT`` keeps its positional OUT, so the campaign is routed before parsing)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["toysun", "campaign"]:
+        return [CAMPAIGN_COMMAND, *argv[2:]]
+    return argv
+
+
+def add_campaign_command(commands, program: str) -> argparse.ArgumentParser:
+    """The ``toysun campaign`` parser (also reachable as ``toysun-campaign``)."""
+    text = ("the toy Sun observed by SDO (AIA, HMI) and STEREO-like spacecraft (EUVI): "
+            "instrument FITS files, truth magnetograms and Carrington maps")
+    return commands.add_parser(CAMPAIGN_COMMAND, help=f"(toysun campaign OUT) {text}",
+                               description=text, prog=f"{program} toysun campaign",
+                               formatter_class=HelpFormatter)
+
+
+def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
+    from data_prep.toysun.campaign import AIA_CHANNELS, CampaignSettings
+
+    defaults = CampaignSettings()
+    parser.add_argument("out", help="output folder (resumed if it holds this campaign)")
+    parser.add_argument("--start", default=defaults.start[:10], help="first time (ISO 8601, UTC)")
+    parser.add_argument("--days", type=float, default=defaults.days, help="length in days")
+    parser.add_argument("--cadence-hours", type=float, default=defaults.cadence_hours,
+                        help="hours between observations")
+    parser.add_argument("--observer", nargs="+", action="extend", metavar="OBSERVER",
+                        help="earth, stereo-a, stereo-b, [NAME=]LON,LAT,AU (Stonyhurst deg, au) "
+                             "or a FITS file (its observer and detector); several values, and "
+                             "the option may be repeated (default: earth stereo-a stereo-b)")
+    parser.add_argument("--far-side-every", type=int, default=defaults.far_side_every,
+                        help="STEREO-like observers observe every N-th time")
+    parser.add_argument("--size", type=int, default=defaults.size,
+                        help="detector pixels a side (each instrument's full field of view)")
+    parser.add_argument("--channels", type=int, nargs="+", default=list(defaults.channels),
+                        choices=AIA_CHANNELS, metavar="A",
+                        help="AIA channels 304 [193 171]; EUVI observes 304 [195 171]")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="the Sun's seed")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes rendering times in parallel (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_campaign_command)
+
+
+def run_campaign_command(args: argparse.Namespace) -> int:
+    from data_prep.toysun.campaign import CampaignSettings, run_campaign
+
+    settings = CampaignSettings(
+        start=args.start, days=args.days, cadence_hours=args.cadence_hours,
+        observers=tuple(args.observer or CampaignSettings().observers),
+        far_side_every=args.far_side_every, size=args.size, channels=tuple(args.channels),
+        seed=args.seed)
+    record = run_campaign(args.out, settings, progress=not args.quiet, workers=args.workers)
+    print(f"{args.out}: {len(record['times'])} times from {record['times'][0]} to "
+          f"{record['times'][-1]}; observers {', '.join(record['observers'])}; "
+          f"see {args.out}/campaign.json")
+    return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -144,7 +212,7 @@ def run_prep(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_handler(build_parser().parse_args(argv), "python -m data_prep")
+    return run_handler(build_parser().parse_args(route_campaign(argv)), "python -m data_prep")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """The demo's spread over seeds: run ``solarmaggan demo`` with several seeds and report
-each run's held-out figures, their mean and their range.
+each run's held-out figures (near side, and far side against the truth), their mean and
+their range.
 
 Usage:
     python scripts/demo_seeds.py --seeds 0 1 2 [--out runs/demo_seeds] [--small]
 
 Each seed gets its own folder ``OUT/seed_S`` (a finished demo there is read again, not
 redone: the command resumes). The seed changes the toy-Sun data (pairs and far-side
-files), the initial weights, the data order and the shifts. Prints one JSON line per seed
+campaign), the initial weights, the data order and the shifts. Prints one JSON line per seed
 and a summary line with the mean, minimum and maximum of each figure; the figures go into
 docs/benchmarks.md and the README by hand.
 """
@@ -21,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-FIGURES = ("pixel_cc", "pixel_cc_binned", "ssim", "rmse_gauss", "flux_cc")
+FIGURES = ("pixel_cc", "pixel_cc_binned", "ssim", "rmse_gauss", "flux_cc",
+           "far_side_pixel_cc", "far_side_pixel_cc_binned", "far_side_rmse_gauss")
 
 
 def run_seed(seed: int, out: Path, small: bool) -> dict:
@@ -35,7 +37,8 @@ def run_seed(seed: int, out: Path, small: bool) -> dict:
         subprocess.run(command, check=True)
         print(f"seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     summary = json.loads(summary_path.read_text())
-    scores = summary["stages"]["evaluate"]
+    near, far = summary["stages"]["evaluate"], summary["stages"]["far_side"]
+    scores = {**near, **{f"far_side_{name}": value for name, value in far.items()}}
     return {"seed": seed, **{name: scores[name] for name in FIGURES},
             "best_step": summary["stages"]["train"]["best"]["step"],
             "seconds": summary["seconds"]}

@@ -3,10 +3,12 @@
 Subcommands:
     summary   build the seed's networks and print their layer tables and parameter counts
     info      describe an HDF5 pair file (as ``python -m data_prep info``)
-    toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``)
+    toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``);
+              ``toysun campaign OUT``: instrument FITS files of the toy Sun and the truth
     prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
     train     train (or resume) a model on an HDF5 pair file, with a preset
-    evaluate  the field's metrics of a trained model on an HDF5 split, report and figures
+    evaluate  the field's metrics of a trained model on an HDF5 split, or of generated
+              magnetogram FITS files against true ones (--generated, --truth); report, figures
     generate  EUV FITS (EUVI far side, AIA near side; 304, or 304/195|193/171 sets for
               three-channel models) -> magnetogram FITS + PNG
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
@@ -29,7 +31,10 @@ from data_prep.__main__ import (
     add_command,
     add_info_arguments,
     add_prep_arguments,
+    add_campaign_arguments,
+    add_campaign_command,
     add_toysun_arguments,
+    route_campaign,
     preset_help,
     run_handler,
 )
@@ -103,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_info_arguments(add_command(commands, "info", "describe an HDF5 pair file"))
     add_toysun_arguments(add_command(commands, "toysun",
                                      "write a synthetic toy-Sun pair file (no downloads)"))
+    add_campaign_arguments(add_campaign_command(commands, "solarmaggan"))
     add_prep_arguments(add_command(commands, "prep",
                                    "FITS files (AIA 304, HMI) -> aligned, normalised HDF5 pairs"))
     add_train_arguments(add_command(
         commands, "train", "train or resume a model on an HDF5 pair file (TensorBoard logs)"))
     add_evaluate_arguments(add_command(
-        commands, "evaluate", "metrics of a trained model on an HDF5 split (report.json, figures)"))
+        commands, "evaluate", "metrics of a trained model on an HDF5 split, or of generated "
+        "magnetogram FITS files against the truth (report.json, figures)"))
     add_generate_arguments(add_command(
         commands, "generate", "EUV FITS files -> AI-generated magnetogram FITS and PNG"))
     add_export_arguments(add_command(
@@ -135,10 +142,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, batch_size: bool = True) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, batch_size: bool = True,
+                        required: bool = True) -> None:
     """``--model`` (a run directory or generator file) and, optionally, ``--batch-size``:
     the options shared by every command that runs a trained generator."""
-    parser.add_argument("--model", required=True,
+    parser.add_argument("--model", required=required,
                         help="run directory (its best generator) or generator .keras file "
                              "(config.json beside it)")
     if batch_size:
@@ -191,15 +199,25 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser)
-    parser.add_argument("--data", required=True, help="HDF5 pair file")
+    add_model_arguments(parser, required=False)  # --model and --data: the HDF5 mode
+    parser.add_argument("--data", help="HDF5 pair file (with --model)")
+    parser.add_argument("--generated", metavar="DIR",
+                        help="FITS mode, with --truth instead of --model/--data: folder of "
+                             "magnetogram FITS files written by `solarmaggan generate`")
+    parser.add_argument("--truth", metavar="DIR",
+                        help="FITS mode: folder, searched recursively, of true line-of-sight "
+                             "magnetogram FITS files (any detector; matched by observer and "
+                             "time; other files skipped)")
+    parser.add_argument("--tolerance-s", type=float, default=None,
+                        help="FITS mode: largest generated-truth time difference, s "
+                             "(default 60)")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"],
-                        help="the split to evaluate")
+                        help="the split to evaluate (HDF5 mode)")
     parser.add_argument("--out", required=True, help="folder for report.json and figures")
     parser.add_argument("--examples", type=int, default=4, help="example rows in examples.png")
     parser.add_argument("--disk-fraction", type=float, default=None,
                         help="pixels within this fraction of R_sun count (default: the "
-                             "model's data.disk_rsun, 0.95 in every preset)")
+                             "model's data.disk_rsun, 0.95 in every preset; FITS mode 0.95)")
     parser.add_argument("--bin-factor", type=int, default=8, help="binning for binned metrics")
     parser.add_argument("--active-threshold", type=float, default=50.0, dest="active_threshold_gauss",
                         help="|B| of binned active-region pixels, G")
@@ -214,6 +232,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from solarmaggan.model_files import resolve_model_path
 
+    if args.generated is not None or args.truth is not None:
+        return run_evaluate_fits(args)
+    if args.model is None or args.data is None:
+        raise ValueError("--model and --data (an HDF5 split) are required, or --generated and "
+                         "--truth (magnetogram FITS files)")
+    if args.tolerance_s is not None:
+        raise ValueError("--tolerance-s is for FITS files (--generated and --truth)")
     resolve_model_path(args.model)
     check_pair_file(args.data)
     load_tensorflow()
@@ -227,6 +252,38 @@ def run_evaluate(args: argparse.Namespace) -> int:
         flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
     )
     print(summary_table(report))
+    print(f"report: {args.out}/report.json; figures: {', '.join(report['figures'])}")
+    return 0
+
+
+def run_evaluate_fits(args: argparse.Namespace) -> int:
+    """``evaluate --generated DIR --truth DIR``: generated magnetogram FITS files against
+    the truth (see solarmaggan.evaluate_fits); inputs checked before TensorFlow loads."""
+    from solarmaggan.evaluate_fits import read_inputs
+
+    if args.model is not None or args.data is not None:
+        raise ValueError("--generated and --truth (FITS files) exclude --model and --data "
+                         "(an HDF5 split)")
+    if args.generated is None or args.truth is None:
+        raise ValueError("--generated and --truth go together")
+    read_inputs(args.generated, args.truth)
+    load_tensorflow()
+    from solarmaggan.evaluate import summary_table
+    from solarmaggan.evaluate_fits import evaluate_fits
+
+    report = evaluate_fits(
+        args.generated, args.truth, args.out, disk_fraction=args.disk_fraction,
+        bin_factor=args.bin_factor, examples=args.examples, progress=not args.quiet,
+        tolerance_s=args.tolerance_s,
+        tensorboard=args.tensorboard, active_threshold_gauss=args.active_threshold_gauss,
+        flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
+    )
+    print(summary_table(report))
+    for entry in report["unmatched"]:
+        print(f"unmatched: {entry['reason']}")
+    print(f"{len(report['per_image'])} pairs, {len(report['unmatched'])} generated files "
+          f"unmatched; {len(report['truth_unused'])} true magnetograms unused, "
+          f"{len(report['truth_skipped'])} other files in {args.truth} skipped")
     print(f"report: {args.out}/report.json; figures: {', '.join(report['figures'])}")
     return 0
 
@@ -345,7 +402,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(route_campaign(argv))
     if args.command is None:
         parser.print_help()
         return 0

@@ -17,14 +17,19 @@ Maxwell with the pixel area from each sample's header: CDELT1 and DSUN_OBS). Out
 The disk is the model's (``data.disk_rsun`` of its configuration, 0.95 R_sun in every
 preset, the one its validation and model selection used) unless ``disk_fraction`` is
 given; every metric and figure uses the same one, and the report records it.
+
+The FITS mode (generated magnetogram FITS files against true ones, e.g. the far side
+against the toy Sun's truth) is :mod:`solarmaggan.evaluate_fits`; it shares
+:func:`score_pair`, :func:`write_report` and :func:`summary_table` with this one.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -80,15 +85,13 @@ def evaluate(
     with PairFile(data_path) as pairs:
         indices = pairs.split_indices(split)
         radius_px = pairs.rsun_px
-        image_size = pairs.image_size
         times = pairs.times()
         headers = [pairs.header(int(i), "target") for i in indices]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
     records, shown = [], []
-    scatter_true, scatter_generated = [], []
-    disk_bins = binned_disk_mask(image_size, disk * radius_px, bin_factor)
+    scatter: tuple[list, list] = ([], [])
     position = 0
     for euv, magnetogram in make_dataset(data_path, split, batch_size=batch_size,
                                          shuffle=False, augment=False):
@@ -98,12 +101,9 @@ def evaluate(
         for row in range(generated.shape[0]):
             index = int(indices[position])
             area = sample_pixel_area_cm2(headers[position])
-            scores = compare_magnetograms(true_gauss[row], generated_gauss[row], radius_px, area,
-                                          disk_fraction=disk, bin_factor=bin_factor,
-                                          ssim_range_gauss=limit, **metric_options)
+            scores = score_pair(true_gauss[row], generated_gauss[row], radius_px, area, scatter,
+                                disk=disk, bin_factor=bin_factor, limit=limit, **metric_options)
             records.append({"index": index, "time": times[index], **scores})
-            scatter_true.append(block_mean(true_gauss[row], bin_factor)[disk_bins])
-            scatter_generated.append(block_mean(generated_gauss[row], bin_factor)[disk_bins])
             if len(shown) < examples:
                 shown.append((euv.numpy()[row, ..., 0], true_gauss[row], generated_gauss[row],
                               times[index][:16]))
@@ -112,22 +112,57 @@ def evaluate(
     bar.close()
     report = {
         "model": str(model_file), "data": str(data_path), "split": split,
-        "settings": {"radius_px": radius_px, "disk_rsun": disk, "bin_factor": bin_factor,
+        "settings": {"mode": "hdf5", "radius_px": radius_px, "disk_rsun": disk,
+                     "bin_factor": bin_factor,
                      "magnetogram_limit_gauss": limit, **metric_options},
         "aggregate": aggregate(records), "per_image": records,
     }
-    report["figures"] = _write_figures(
-        out, records, (np.concatenate(scatter_true), np.concatenate(scatter_generated)), shown,
-        limit, f"{bin_factor}x{bin_factor} binned, within {disk:g} R_sun")
-    write_json_atomically(out / "report.json", _finite_or_null(report), allow_nan=False)
+    write_report(out, report, scatter, shown, limit)
     if tensorboard:
         _write_tensorboard(out / "logs", report["aggregate"],
                            [colour_panel(*example[:3], limit) for example in shown])
     return report
 
 
+@functools.lru_cache(maxsize=8)
+def _binned_disk(image_size: int, radius_px: float, bin_factor: int) -> np.ndarray:
+    return binned_disk_mask(image_size, radius_px, bin_factor)
+
+
+def score_pair(true_gauss: np.ndarray, generated_gauss: np.ndarray, radius_px: float,
+               area_cm2: float | None, scatter: tuple[list, list], *, disk: float,
+               bin_factor: int, limit: float | None, **metric_options: Any) -> dict[str, float]:
+    """The metrics of one pair (:func:`compare_magnetograms` on the disk ``disk`` R_sun,
+    SSIM on the +-``limit`` G range) on the standard frame of radius ``radius_px``; appends
+    the pair's binned disk pixels (observed, generated) to ``scatter`` for scatter.png.
+    Shared by the HDF5 and the FITS (:mod:`solarmaggan.evaluate_fits`) modes."""
+    scores = compare_magnetograms(true_gauss, generated_gauss, radius_px, area_cm2,
+                                  disk_fraction=disk, bin_factor=bin_factor,
+                                  ssim_range_gauss=limit, **metric_options)
+    bins = _binned_disk(int(true_gauss.shape[0]), disk * float(radius_px), int(bin_factor))
+    scatter[0].append(block_mean(true_gauss, bin_factor)[bins])
+    scatter[1].append(block_mean(generated_gauss, bin_factor)[bins])
+    return scores
+
+
+def write_report(out: Path, report: dict[str, Any], scatter: tuple[list, list],
+                 examples: list[tuple], limit: float,
+                 examples_writer: Callable[..., None] = examples_figure) -> dict[str, Any]:
+    """The figures (scatter.png, flux.png, examples.png drawn by ``examples_writer``) and
+    ``out/report.json`` (NaN as null) of a report holding ``settings`` (``disk_rsun``,
+    ``bin_factor``) and ``per_image``; sets ``report["figures"]`` and returns the report."""
+    settings = report["settings"]
+    factor, disk = settings["bin_factor"], settings["disk_rsun"]
+    report["figures"] = _write_figures(
+        out, report["per_image"], (np.concatenate(scatter[0]), np.concatenate(scatter[1])),
+        examples, limit, f"{factor}x{factor} binned, within {disk:g} R_sun", examples_writer)
+    write_json_atomically(out / "report.json", _finite_or_null(report), allow_nan=False)
+    return report
+
+
 def _write_figures(out: Path, records: list[dict], scatter: tuple[np.ndarray, np.ndarray],
-                   examples: list[tuple], limit: float, scatter_pixels: str) -> list[str]:
+                   examples: list[tuple], limit: float, scatter_pixels: str,
+                   examples_writer: Callable[..., None] = examples_figure) -> list[str]:
     """scatter.png, flux.png (when fluxes were measured) and examples.png; their names."""
     scatter_figure(out / "scatter.png", *scatter, limit, scatter_pixels)
     written = ["scatter.png"]
@@ -137,7 +172,7 @@ def _write_figures(out: Path, records: list[dict], scatter: tuple[np.ndarray, np
                     [r["unsigned_flux_generated_mx"] for r in records])
         written.append("flux.png")
     if examples:
-        examples_figure(out / "examples.png", examples, limit)
+        examples_writer(out / "examples.png", examples, limit)
         written.append("examples.png")
     return written
 
@@ -178,7 +213,8 @@ def summary_table(report: dict[str, Any]) -> str:
             ("CC active / quiet", ("cc_active_mean", "cc_quiet_mean"), "{:.3f}"),
             ("RMSE [G]", "rmse_gauss_mean", "{:.2f}"), ("MAE [G]", "mae_gauss_mean", "{:.2f}"),
             ("SSIM", "ssim_mean", "{:.3f}"), ("unsigned-flux CC", "flux_cc", "{:.3f}")]
-    lines = [f"| {report['split']} split | value |", "|---|---|"]
+    title = f"{report['split']} split" if report.get("split") else "generated vs truth"
+    lines = [f"| {title} | value |", "|---|---|"]
     for label, keys, form in rows:
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = [scores.get(key) for key in keys]

@@ -50,40 +50,46 @@ def colour_panel(euv: np.ndarray, true_gauss: np.ndarray, generated_gauss: np.nd
 
 
 def examples_figure(path: str | os.PathLike,
-                    examples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
-                    limit_gauss: float) -> None:
+                    examples: Sequence[tuple[np.ndarray | None, np.ndarray, np.ndarray, str]],
+                    limit_gauss: float, reference: str = "observed") -> None:
     """PNG of example pairs, one row each: EUV input | observed | generated | generated -
     observed, with column titles and colour bars (the magnetograms' in Gauss).
 
     Args:
-        examples: (euv normalised to [-1, 1], observed G, generated G, row label) each,
-            (H, W) arrays.
+        examples: (euv normalised to [-1, 1] or None, observed G, generated G, row label)
+            each, (H, W) arrays; without EUV images (None) the EUV column is left out.
         limit_gauss: the magnetograms' colour scale, +-limit G (the data's clip limit).
+        reference: what the observed column is called ("observed", "true").
     """
     from matplotlib.figure import Figure
 
     _colour_maps()
-    titles = ("EUV input (normalised)", "observed B_LOS", "generated B_LOS",
-              "generated - observed")
-    figure = Figure(figsize=(12, 3.0 * len(examples) + 1.0), dpi=100, layout="constrained")
-    axes = np.atleast_2d(figure.subplots(len(examples), 4))
+    with_euv = examples[0][0] is not None
+    titles = (("EUV input (normalised)",) if with_euv else ()) + (
+        f"{reference} B_LOS", "generated B_LOS", f"generated - {reference}")
+    figure = Figure(figsize=(3.0 * len(titles), 3.0 * len(examples) + 1.0), dpi=100,
+                    layout="constrained")
+    axes = np.atleast_2d(figure.subplots(len(examples), len(titles)))
     images = None
     for row, (euv, observed, generated, label) in enumerate(examples):
-        panels = (euv, observed, generated, generated - observed)
+        panels = ((euv,) if with_euv else ()) + (observed, generated, generated - observed)
         images = []
         for column, image in enumerate(panels):
-            colours = EUV_COLOURS if column == 0 else MAGNETOGRAM_COLOURS
-            scale = (-1.0, 1.0) if column == 0 else (-limit_gauss, limit_gauss)
-            images.append(axes[row, column].imshow(image, origin="lower", cmap=colours,
-                                                   vmin=scale[0], vmax=scale[1]))
+            is_euv = with_euv and column == 0
+            scale = (-1.0, 1.0) if is_euv else (-limit_gauss, limit_gauss)
+            images.append(axes[row, column].imshow(
+                image, origin="lower", cmap=EUV_COLOURS if is_euv else MAGNETOGRAM_COLOURS,
+                vmin=scale[0], vmax=scale[1]))
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
             if row == 0:
                 axes[row, column].set_title(titles[column], fontsize=10)
         axes[row, 0].set_ylabel(label, fontsize=8)
-    figure.colorbar(images[0], ax=axes[:, 0], label="log10 intensity, normalised",
-                    location="bottom", shrink=0.9)
-    figure.colorbar(images[1], ax=axes[:, 1:], label="B_LOS [G]", location="bottom", shrink=0.6)
+    if with_euv:
+        figure.colorbar(images[0], ax=axes[:, 0], label="log10 intensity, normalised",
+                        location="bottom", shrink=0.9)
+    figure.colorbar(images[-1], ax=axes[:, int(with_euv):], label="B_LOS [G]",
+                    location="bottom", shrink=0.6)
     _save(figure, path)
 
 

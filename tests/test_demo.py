@@ -22,17 +22,27 @@ def test_small_demo_runs_every_stage(small_demo):
     out, summary = small_demo
     saved = json.loads((out / "summary.json").read_text())
     assert saved["pixel_cc"] == pytest.approx(summary["pixel_cc"])
-    assert set(saved["stages"]) == {"data", "train", "evaluate", "generate", "export"}
-    with PairFile(saved["stages"]["data"]["pairs"]) as pairs:
+    assert set(saved["stages"]) == {"campaign", "prep", "train", "evaluate", "generate",
+                                    "far_side", "export"}
+    # the real path: campaign FITS files -> prep -> pair file
+    campaign = json.loads((out / "data" / "campaign" / "campaign.json").read_text())
+    assert len(campaign["times"]) == 24
+    with PairFile(saved["stages"]["prep"]["pairs"]) as pairs:
         assert len(pairs) == 24 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))
+        assert all(name.endswith(".fits") for name in pairs.text("input_files", 0))
     events = EventAccumulator(str(out / "run" / "logs" / "train"),
                               size_guidance={"tensors": 0})
     events.Reload()
     assert [e.step for e in events.Tensors("g_l1")] == [10, 20, 30, 40, 50, 60]
     report = json.loads((out / "evaluation" / "report.json").read_text())
     assert report["aggregate"]["pixel_cc_mean"] == pytest.approx(saved["pixel_cc"])
+    # far side: every held-out STEREO view generated and compared with its truth
+    far_report = json.loads((out / "far_side_evaluation" / "report.json").read_text())
+    assert far_report["aggregate"]["pixel_cc_mean"] == pytest.approx(saved["far_side_pixel_cc"])
+    assert len(far_report["per_image"]) == len(saved["stages"]["generate"]["inputs"]) >= 2
+    assert not far_report["unmatched"]
     for fits_path, source in zip(saved["stages"]["generate"]["fits"],
-                                 saved["stages"]["data"]["far_side_fits"]):
+                                 saved["stages"]["generate"]["inputs"]):
         generated, euvi = sunpy.map.Map(fits_path), sunpy.map.Map(source)
         assert generated.meta["bunit"] == "Gauss" and generated.data.shape == (64, 64)
         assert generated.observer_coordinate.lon.to_value(u.deg) == pytest.approx(
@@ -49,6 +59,7 @@ def test_demo_is_deterministic_with_a_seed(small_demo, tmp_path):
     first_out, first = small_demo
     again = run_demo(tmp_path / "again", small=True, seed=0, progress=False)
     assert again["pixel_cc"] == first["pixel_cc"]
+    assert again["far_side_pixel_cc"] == first["far_side_pixel_cc"]
     assert again["stages"]["train"]["best"] == first["stages"]["train"]["best"]
     for one, other in zip(first["stages"]["generate"]["fits"], again["stages"]["generate"]["fits"]):
         np.testing.assert_array_equal(sunpy.map.Map(one).data, sunpy.map.Map(other).data)

@@ -1,0 +1,324 @@
+"""A campaign: the one toy Sun observed by SDO and by STEREO-like spacecraft over months,
+written as the instruments write their files, with the truth for evaluation.
+
+``solarmaggan toysun campaign OUT`` (:func:`run_campaign`) writes, for every time of the
+campaign (``start`` + k ``cadence_hours``, k = 0 .. within ``days``):
+
+=========================================  ====================================================
+``OUT/sdo/aia/*.fits``                     AIA level 1 (DN) of each channel, Earth's view
+``OUT/sdo/hmi/*.fits``                     HMI line-of-sight magnetogram as JSOC exports it
+``OUT/<observer>/euvi/*.fts``              EUVI level 0 of each channel (304, 195, 171), for
+                                           every STEREO-like observer, every
+                                           ``far_side_every``-th time
+``OUT/truth/<observer>/magnetogram/*.fits``  the line-of-sight field that observer would
+                                           measure (no noise; its EUVI file's WCS)
+``OUT/truth/carrington/*.fits``            the whole-Sun radial field, Carrington CEA map
+``OUT/campaign.json``                      the settings, the observers, the files
+=========================================  ====================================================
+
+Observers: ``earth`` (SDO: AIA and HMI), ``stereo-a``, ``stereo-b`` (EUVI; positions from
+the built-in table, :mod:`data_prep.toysun.observers`), explicit ``[NAME=]LON,LAT,AU`` or a
+FITS file (the observer where its header says, with its detector). Detectors: each
+instrument's full field of view on ``size`` pixels (:func:`~data_prep.toysun.instruments.default_detector`).
+EUV images are rendered without noise and written with Poisson noise in DN for the
+exposure time (:func:`~data_prep.toysun.instruments.write_instrument_file`); the HMI
+magnetogram carries HMI's noise at its pixel scale. A file already written is not written
+again, so an interrupted campaign resumes; the settings must then be the same.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import json
+import math
+import multiprocessing
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from data_prep.atomic import write_json_atomically
+from data_prep.progress import Progress
+from data_prep.toysun import instruments, observers
+from data_prep.toysun.evolution import WholeSun
+from data_prep.toysun.views import ViewGeometry, render
+
+AIA_CHANNELS = (304, 193, 171)
+EUVI_WAVELENGTH = {304: 304, 193: 195, 171: 171}  # EUVI's passband for each AIA channel
+MIN_SIZE = 64  # detector pixels a side
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignSettings:
+    """What a campaign observes (see the module docstring).
+
+    Attributes:
+        start: first time (ISO 8601, UTC).
+        days: length (days, > 0); times ``start + k cadence`` before ``start + days``.
+        cadence_hours: time between observations (hours, > 0).
+        observers: observer specifications (:func:`data_prep.toysun.observers.parse_observer`).
+        far_side_every: STEREO-like observers observe every N-th time.
+        size: detector pixels a side (>= 64).
+        channels: AIA channels (304, 193, 171); EUVI observes 304, 195, 171 for them.
+        seed: the Sun (:class:`~data_prep.toysun.evolution.WholeSun`).
+        carrington_shape: (nlat, nlon) of the truth maps (even numbers).
+        grid_deg: the Sun's grid resolution (deg); None: about one pixel of the sharpest
+            view at disk centre, 0.1-0.25 deg.
+    """
+
+    start: str = "2011-01-01T00:00:00"
+    days: float = 365.0
+    cadence_hours: float = 24.0
+    observers: tuple[str, ...] = ("earth", "stereo-a", "stereo-b")
+    far_side_every: int = 1
+    size: int = 512
+    channels: tuple[int, ...] = (304,)
+    seed: int = 0
+    carrington_shape: tuple[int, int] = (180, 360)
+    grid_deg: float | None = None
+
+    def __post_init__(self) -> None:
+        from astropy.time import Time
+
+        try:  # one spelling of the start, so that a campaign resumes whoever started it
+            object.__setattr__(self, "start", Time(self.start, scale="utc").isot[:19])
+        except ValueError:
+            pass  # reported by check()
+
+    def check(self) -> list[str]:
+        """Every problem, one line each (empty if none)."""
+        from astropy.time import Time
+
+        problems = []
+        try:
+            Time(self.start)
+        except ValueError:
+            problems.append(f"--start: {self.start!r} is not a date (ISO 8601, e.g. 2011-01-01)")
+        if not (isinstance(self.days, (int, float)) and math.isfinite(self.days) and self.days > 0):
+            problems.append(f"--days: {self.days!r} is not a number of days > 0")
+        if not (math.isfinite(self.cadence_hours) and self.cadence_hours > 0):
+            problems.append(f"--cadence-hours: {self.cadence_hours!r} is not a number of hours > 0")
+        if not (isinstance(self.far_side_every, int) and self.far_side_every >= 1):
+            problems.append(f"--far-side-every: {self.far_side_every!r} is not an integer >= 1")
+        if not (isinstance(self.size, int) and self.size >= MIN_SIZE):
+            problems.append(f"--size: {self.size!r} is not an integer >= {MIN_SIZE} pixels")
+        if not self.channels or any(c not in AIA_CHANNELS for c in self.channels) or len(
+                set(self.channels)) != len(self.channels):
+            problems.append(f"--channels: {list(self.channels)} must be distinct values among "
+                            f"{list(AIA_CHANNELS)}")
+        if not self.observers:
+            problems.append("--observer: give at least one observer")
+        if any(n <= 0 or n % 2 for n in self.carrington_shape):
+            problems.append(f"carrington_shape {self.carrington_shape} must be even numbers > 0")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            problems.append(f"--seed: {self.seed!r} is not an integer >= 0")
+        return problems
+
+    def times(self) -> list[str]:
+        """The campaign's times, ISO 8601 UTC to the second."""
+        from astropy.time import Time, TimeDelta
+
+        start = Time(self.start, scale="utc")
+        count = int(math.ceil(self.days * 24.0 / self.cadence_hours - 1e-9))
+        return [(start + TimeDelta(k * self.cadence_hours * 3600.0, format="sec")).isot[:19]
+                for k in range(count)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclasses.dataclass
+class _Observer:
+    """An observer of the campaign: where it is, what it carries, where its files go."""
+
+    spec: observers.ObserverSpec
+    instrument_detectors: dict[str, Any]  # instrument -> Detector
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_earth(self) -> bool:
+        return self.spec.kind == "earth"
+
+
+def _observers(settings: CampaignSettings, times: Sequence[str]) -> list[_Observer]:
+    """The observers, checked at the first and last time (ValueError, one line each)."""
+    chosen: list[_Observer] = []
+    problems = []
+    for text in settings.observers:
+        try:
+            spec = observers.parse_observer(text)
+            for time in (times[0], times[-1]):
+                observers.observer_coordinate(spec, time)
+        except ValueError as error:
+            problems.append(f"--observer: {error}")
+            continue
+        if spec.name in {other.name for other in chosen}:
+            continue  # the same observer asked twice
+        if spec.kind == "earth":
+            detectors = {kind: instruments.default_detector(kind, settings.size)
+                         for kind in ("aia", "hmi")}
+        elif spec.kind == "header":
+            from data_prep.fitsio import read_header
+
+            detectors = {"euvi": instruments.detector_from_header(read_header(spec.header_path))}
+        else:
+            detectors = {"euvi": instruments.default_detector("euvi", settings.size)}
+        chosen.append(_Observer(spec, detectors))
+    if problems:
+        raise ValueError("\n".join(problems))
+    return chosen
+
+
+def _stamp(time: str) -> str:
+    """``2011-01-01T06:00:00`` -> ``20110101_060000``."""
+    return time.replace("-", "").replace(":", "").replace("T", "_")[:15]
+
+
+def planned_files(out: Path, time: str, index: int, settings: CampaignSettings,
+                  chosen: Sequence[_Observer]) -> list[tuple[str, Any, Path]]:
+    """(what, detail, path) of every file for one time: ("aia", wavelength), ("hmi", None),
+    ("euvi", (observer, wavelength)), ("truth", observer), ("carrington", None)."""
+    stamp = _stamp(time)
+    files: list[tuple[str, Any, Path]] = []
+    for observer in chosen:
+        if observer.is_earth:
+            for wavelength in settings.channels:
+                files.append(("aia", (observer, wavelength), out / "sdo" / "aia"
+                              / f"aia_lev1_{wavelength}a_{stamp}_toy.fits"))
+            files.append(("hmi", (observer, 6173), out / "sdo" / "hmi"
+                          / f"hmi_m_45s_{stamp}_toy_magnetogram.fits"))
+        elif index % settings.far_side_every == 0:
+            for wavelength in settings.channels:
+                euvi = EUVI_WAVELENGTH[wavelength]
+                files.append(("euvi", (observer, euvi), out / observer.name / "euvi"
+                              / f"{stamp}_euvi_{euvi}_{observer.name}_toy.fts"))
+            files.append(("truth", (observer, None), out / "truth" / observer.name / "magnetogram"
+                          / f"{stamp}_{observer.name}_los_truth.fits"))
+    files.append(("carrington", None, out / "truth" / "carrington" / f"{stamp}_carrington_br.fits"))
+    return files
+
+
+def _grid_deg(settings: CampaignSettings, chosen: Sequence[_Observer]) -> float:
+    """About one pixel of the sharpest detector at 1 au at disk centre, within 0.1-0.25 deg."""
+    if settings.grid_deg is not None:
+        return float(settings.grid_deg)
+    finest_arcsec = min(d.scale_arcsec for o in chosen for d in o.instrument_detectors.values())
+    deg_per_px = math.degrees(finest_arcsec / 959.6)  # heliographic deg per pixel at disk centre
+    for grid_deg in (0.25, 0.2, 0.15, 0.1):
+        if grid_deg <= deg_per_px:
+            return grid_deg
+    return 0.1
+
+
+def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(),
+                 progress: bool = True, workers: int | None = None) -> dict[str, Any]:
+    """Write the campaign into ``out`` (see the module docstring), or finish an interrupted
+    one, the times shared among ``workers`` processes (default: all cores). Settings are
+    checked before anything is written (ValueError, one line per problem). Returns the
+    record written to ``out/campaign.json``. Each file's noise is drawn from the seed, the
+    time and the file's name, so the files do not depend on the workers or on the order."""
+    problems = settings.check()
+    if problems:
+        raise ValueError("\n".join(problems))
+    out = Path(out)
+    times = settings.times()
+    chosen = _observers(settings, times)
+    record_path = out / "campaign.json"
+    if record_path.exists():
+        previous = json.loads(record_path.read_text()).get("settings")
+        if previous != settings.to_dict():
+            changed = sorted(k for k in settings.to_dict() if (previous or {}).get(k) != settings.to_dict()[k])
+            raise ValueError(f"{out}: written by a campaign with other settings ({', '.join(changed)} "
+                             f"differ); use another folder or the same settings to resume")
+    plans = [planned_files(out, time, index, settings, chosen) for index, time in enumerate(times)]
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"settings": settings.to_dict(),
+              "observers": {o.name: dataclasses.asdict(o.spec) for o in chosen},
+              "times": times, "grid_deg": _grid_deg(settings, chosen),
+              "files": {"aia": "sdo/aia", "hmi": "sdo/hmi",
+                        "euvi": {o.name: f"{o.name}/euvi" for o in chosen if not o.is_earth},
+                        "truth": {o.name: f"truth/{o.name}/magnetogram" for o in chosen
+                                  if not o.is_earth},
+                        "carrington": "truth/carrington"}}
+    write_json_atomically(record_path, record)
+    todo = [(index, time, [entry for entry in files if not entry[2].exists()])
+            for index, (time, files) in enumerate(zip(times, plans))]
+    bar = Progress(sum(len(files) for files in plans), "campaign", unit="files", enabled=progress)
+    bar.update(sum(len(files) for files in plans) - sum(len(missing) for _, _, missing in todo))
+    todo = [job for job in todo if job[2]]
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(todo) or 1))
+    jobs = [(settings, record["grid_deg"], index, time, missing) for index, time, missing in todo]
+    if workers == 1:
+        results = (_observe(*job) for job in jobs)
+        for written in results:
+            bar.update(written)
+    else:
+        import sunpy.map  # noqa: F401  (loaded once here, not in every forked worker)
+
+        # fork is fast, but not safe once TensorFlow runs threads in this process
+        context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for written in pool.map(_observe, *zip(*jobs), chunksize=1):
+                bar.update(written)
+    bar.close()
+    return record
+
+
+@functools.lru_cache(maxsize=4)
+def _sun(seed: int, grid_deg: float) -> WholeSun:
+    """The campaign's Sun (one per worker process)."""
+    return WholeSun(seed, grid_deg=grid_deg)
+
+
+def _observe(settings: CampaignSettings, grid_deg: float, index: int, time: str,
+             missing: Sequence[tuple[str, Any, Path]]) -> int:
+    """Render and write the ``missing`` files of one time (see :func:`planned_files`);
+    returns how many were written."""
+    state = _sun(settings.seed, grid_deg).state(time)
+    views: dict[tuple[str, str], tuple[Any, ViewGeometry]] = {}
+
+    def view(observer: _Observer, kind: str, wavelength: int | None) -> tuple[Any, ViewGeometry]:
+        """The observer's header for this instrument and channel, and the geometry of its
+        detector (shared by its channels and its truth)."""
+        if (observer.name, kind) not in views:
+            header = instruments.instrument_header(
+                kind, time, observers.observer_coordinate(observer.spec, time),
+                observer.instrument_detectors[kind], wavelength)
+            views[observer.name, kind] = (header, ViewGeometry(header, state.carrington_offset_deg))
+        header, geometry = views[observer.name, kind]
+        if wavelength is not None and kind != "hmi" and header["WAVELNTH"] != wavelength:
+            header = instruments.instrument_header(
+                kind, time, observers.observer_coordinate(observer.spec, time),
+                observer.instrument_detectors[kind], wavelength)
+        return header, geometry
+
+    for what, detail, path in missing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng([settings.seed, index, zlib.crc32(path.name.encode()), 17])
+        if what == "carrington":
+            header = instruments.carrington_header(time, settings.carrington_shape)
+            instruments.write_float_image(path, state.carrington_map(
+                settings.carrington_shape).astype(np.float32), header)
+        elif what == "truth":
+            header, geometry = view(detail[0], "euvi", None)
+            image = render(state, header, ["los"], geometry=geometry)["los"]
+            instruments.write_float_image(path, image, instruments.truth_magnetogram_header(header))
+        elif what == "hmi":
+            header, geometry = view(detail[0], "hmi", None)
+            image = render(state, header, ["magnetogram"], rng, geometry=geometry)
+            instruments.write_instrument_file(path, "hmi", image["magnetogram"], header)
+        else:  # aia, euvi
+            observer, wavelength = detail
+            header, geometry = view(observer, what, wavelength)
+            image = render(state, header, [wavelength], rng, geometry=geometry,
+                           euv_noise_gain=0.0)[wavelength]
+            instruments.write_instrument_file(path, what, image, header, rng)
+    return len(missing)
