@@ -26,7 +26,7 @@ from data_prep.toysun.field import (
     ActiveRegion, CoronalHole, SunState, concatenate_elements, random_active_region,
     random_coronal_hole, random_filament, random_network, unit_vectors,
 )
-from data_prep.toysun.views import AU_M, ViewGeometry, loop_impulses, render
+from data_prep.toysun.views import AU_M, ViewGeometry, render
 
 RSUN_FRACTION = 392 / 1024  # solar radius / frame size of the seed's preprocessed images
 MIN_TOY_SIZE = 16  # the smallest image make_toy_sun draws
@@ -276,10 +276,10 @@ def make_toy_sun(
     image_size = int(image_size)
     coronal = _coronal(coronal_wavelengths)
     rng = np.random.default_rng(seed)
-    region_rng, network_rng, filament_rng, euv_rng, noise_rng = rng.spawn(5)
-    corona_streams: list[np.random.Generator] = []
-    if coronal or n_coronal_holes or coronal_holes:
-        corona_streams = rng.spawn(3 + len(emission.CORONAL_CHANNELS))
+    region_rng, network_rng, filament_rng, render_rng = rng.spawn(4)
+    # the holes' stream comes after (spawned only when needed, so a Sun without holes
+    # drawn from a caller's Generator leaves it as it always did)
+    hole_streams = rng.spawn(1) if (coronal or n_coronal_holes or coronal_holes) else []
 
     if active_regions is not None:
         if n_active_regions is not None and n_active_regions != len(active_regions):
@@ -290,7 +290,7 @@ def make_toy_sun(
         if count < 0:
             raise ValueError(f"n_active_regions must be >= 0, got {count}")
         regions = _place_active_regions(region_rng, count, north_leading_polarity, b0_deg)
-    holes = _choose_coronal_holes(corona_streams, coronal, n_coronal_holes,
+    holes = _choose_coronal_holes(hole_streams, coronal, n_coronal_holes,
                                   coronal_holes, north_leading_polarity, b0_deg, regions)
     facing = unit_vectors(b0_deg, 0.0)
     network = random_network(network_rng, network_elements, network_gauss, within=(facing, 0.0))
@@ -305,23 +305,17 @@ def make_toy_sun(
     )
     rsun_px = float(rsun_fraction * image_size)
     header = toy_header(image_size, rsun_px, SNAPSHOT_TIME, "euv", b0_deg)
-    geometry = ViewGeometry(header, carrington_offset_deg=0.0)
-    magnetogram = render(state, header, ["magnetogram"], noise_rng, noise_gauss=noise_gauss,
-                         geometry=geometry)["magnetogram"]
-    euv = render(state, header, [304], euv_rng, euv_noise_gain=euv_noise_gain,
-                 geometry=geometry)[304]
-    coronal_images: dict[int, np.ndarray] = {}
-    if coronal:
-        loop_rng, mottle_rng, *noise_rngs = corona_streams
-        coronal_images = emission.corona(
-            coronal, np.asarray(render(state, header, ["radial"], geometry=geometry)["radial"],
-                                np.float64),
-            geometry, loop_impulses(state, geometry), mottle_rng,
-            dict(zip(sorted(emission.CORONAL_CHANNELS), noise_rngs)), euv_noise_gain)
+    # one render: its magnetogram noise, 304 and each coronal channel draw from streams of
+    # their own, so a product does not depend on the others asked for
+    images = render(state, header, ["magnetogram", 304, *coronal], render_rng,
+                    noise_gauss=noise_gauss, euv_noise_gain=euv_noise_gain,
+                    geometry=ViewGeometry(header, carrington_offset_deg=0.0))
     return ToySun(
-        euv_dn_s=euv, magnetogram_gauss=np.nan_to_num(magnetogram, nan=0.0).astype(np.float32),
+        euv_dn_s=images[304],
+        magnetogram_gauss=np.nan_to_num(images["magnetogram"], nan=0.0).astype(np.float32),
         rsun_px=rsun_px, active_regions=regions, b0_deg=float(b0_deg),
-        coronal_dn_s=coronal_images, coronal_holes=holes,
+        coronal_dn_s={wavelength: images[wavelength] for wavelength in coronal},
+        coronal_holes=holes,
     )
 
 

@@ -202,7 +202,8 @@ def render(
         raise ValueError(f"the toy Sun cannot render {unknown}; it renders {list(PRODUCTS)}")
     if geometry is None:
         geometry = ViewGeometry(header, state.carrington_offset_deg)
-    streams = rng.spawn(3 + len(emission.CORONAL_CHANNELS)) if rng is not None else [None] * 6
+    count = 3 + len(emission.CORONAL_CHANNELS)
+    streams = rng.spawn(count) if rng is not None else [None] * count
     noise_rng, euv_rng, mottle_rng, *channel_rngs = streams
     radial = np.zeros(geometry.shape)
     radial[geometry.on_disk] = state.radial_field(geometry.latitude_deg, geometry.longitude_deg)
