@@ -16,6 +16,12 @@ import numpy as np
 #: value for headers without RSUN_REF.
 RSUN_REF_M = 695_700_000.0
 
+
+def angular_radius_arcsec(distance_m: float, rsun_m: float = RSUN_REF_M) -> float:
+    """Angular radius (arcsec) of a sphere of radius ``rsun_m`` seen from ``distance_m`` (m)
+    from its centre: asin(rsun / distance); ~959.2 arcsec for the Sun at 1 au."""
+    return math.degrees(math.asin(float(rsun_m) / float(distance_m))) * 3600.0
+
 #: The fraction of the solar radius within which every metric counts pixels (validation
 #: pixel CC and model selection, the CC loss, evaluation, figures): 0.95 R_sun, inside the
 #: 0.98 R_sun magnetogram mask, so the masked ring and the limb never count. A preset may

@@ -30,7 +30,7 @@ from astropy.coordinates import SkyCoord
 
 from data_prep import calibration
 from data_prep.fitsio import FitsInputError, read_map, source_name
-from data_prep.geometry import radial_distance, resample_to_frame
+from data_prep.geometry import angular_radius_arcsec, radial_distance, resample_to_frame
 
 DEFAULT_MASK_RADIUS_RSUN = {"hmi": 0.98, "aia": None, "euvi": None}
 UNITS = {"hmi": "Gauss", "aia": "DN/s", "euvi": "DN/s"}
@@ -42,9 +42,7 @@ KEPT_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "OBSRVTRY", "WAVELNTH", "WA
 def solar_radius_arcsec(solar_map: Any) -> float:
     """Angular photospheric radius seen by the map's observer, arcsec, from RSUN_REF
     (sunpy's 695.7 Mm when absent) and DSUN_OBS."""
-    rsun_m = solar_map.rsun_meters.to_value(u.m)
-    dsun_m = solar_map.dsun.to_value(u.m)
-    return float(np.degrees(np.arcsin(rsun_m / dsun_m)) * 3600.0)
+    return angular_radius_arcsec(solar_map.dsun.to_value(u.m), solar_map.rsun_meters.to_value(u.m))
 
 
 def frame_header(solar_map: Any, image_size: int, radius_px: float, unit: str) -> dict:

@@ -46,7 +46,7 @@ from data_prep.atomic import write_json_atomically
 from data_prep.progress import Progress
 from data_prep.toysun import instruments, observers
 from data_prep.toysun.evolution import WholeSun
-from data_prep.toysun.views import ViewGeometry, render
+from data_prep.toysun.views import RSUN_OBS_ARCSEC, ViewGeometry, render
 
 AIA_CHANNELS = (304, 193, 171)
 EUVI_WAVELENGTH = {304: 304, 193: 195, 171: 171}  # EUVI's passband for each AIA channel
@@ -211,7 +211,7 @@ def _grid_deg(settings: CampaignSettings, chosen: Sequence[_Observer]) -> float:
     if settings.grid_deg is not None:
         return float(settings.grid_deg)
     finest_arcsec = min(d.scale_arcsec for o in chosen for d in o.instrument_detectors.values())
-    deg_per_px = math.degrees(finest_arcsec / 959.6)  # heliographic deg per pixel at disk centre
+    deg_per_px = math.degrees(finest_arcsec / RSUN_OBS_ARCSEC)  # heliographic deg a pixel at disk centre, 1 au
     for grid_deg in (0.25, 0.2, 0.15, 0.1):
         if grid_deg <= deg_per_px:
             return grid_deg

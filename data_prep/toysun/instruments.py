@@ -51,7 +51,7 @@ from astropy.io import fits
 
 from data_prep.atomic import atomic_path
 from data_prep.fitsio import DEFAULT_WAVELENGTH, KINDS, describe_source, identify
-from data_prep.geometry import RSUN_REF_M
+from data_prep.geometry import RSUN_REF_M, angular_radius_arcsec
 
 INSTRUMENTS = KINDS  # ("aia", "hmi", "euvi")
 
@@ -321,7 +321,7 @@ def _observer_cards(observer: Any) -> dict[str, Any]:
         "CRLN_OBS": float(carrington.lon.wrap_at(360 * u.deg).to_value(u.deg)),
         "CRLT_OBS": float(carrington.lat.to_value(u.deg)),
         "RSUN_REF": RSUN_REF_M,
-        "RSUN_OBS": math.degrees(math.asin(RSUN_REF_M / dsun_m)) * 3600.0,
+        "RSUN_OBS": angular_radius_arcsec(dsun_m),
     }
 
 

@@ -38,11 +38,13 @@ RENDER_OPTIONS = ("noise_gauss", "euv_noise_gain")
 
 
 def earth_view(time: Any) -> tuple[float, float]:
-    """(B0 in deg, distance in m) of Earth at ``time``: sunpy's ephemeris."""
+    """(B0 in deg, distance in m) of Earth at ``time`` (the ``earth`` observer of
+    :mod:`data_prep.toysun.observers`: sunpy's ephemeris)."""
     import astropy.units as u
-    from sunpy.coordinates import get_earth
 
-    earth = get_earth(time)
+    from data_prep.toysun.observers import observer_coordinate
+
+    earth = observer_coordinate("earth", time)
     return float(earth.lat.to_value(u.deg)), float(earth.radius.to_value(u.m))
 
 

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_prep.geometry import RSUN_REF_M
+from data_prep.geometry import RSUN_REF_M, angular_radius_arcsec
 from data_prep.pairs import iso_time
 from data_prep.toysun import emission
 from data_prep.toysun.field import (
@@ -114,7 +114,7 @@ def toy_header(
     if not rsun_px > 0:
         raise ValueError(f"rsun_px must be > 0, got {rsun_px}")
     euv = kind == "euv"
-    rsun_obs = math.degrees(math.asin(RSUN_REF_M / float(distance_m))) * 3600.0
+    rsun_obs = angular_radius_arcsec(distance_m)
     cdelt = rsun_obs / float(rsun_px)
     return {
         "NAXIS": 2, "NAXIS1": int(image_size), "NAXIS2": int(image_size),

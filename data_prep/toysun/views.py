@@ -30,12 +30,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_prep.geometry import RSUN_REF_M
+from data_prep.geometry import RSUN_REF_M, angular_radius_arcsec
 from data_prep.toysun import emission
 from data_prep.toysun.field import SunState, unit_vectors
 
 AU_M = 149_597_870_700.0  # 1 astronomical unit, m
-RSUN_OBS_ARCSEC = math.degrees(math.asin(RSUN_REF_M / AU_M)) * 3600.0  # ~959.2 arcsec at 1 au
+RSUN_OBS_ARCSEC = angular_radius_arcsec(AU_M)  # ~959.2 arcsec at 1 au
 HMI_NOISE_NATIVE_GAUSS = 10.0  # LOS noise of one native hmi.M_45s pixel (nominally 5-10 G)
 HMI_NATIVE_SCALE_ARCSEC = 0.504  # HMI's native pixel (4096 x 4096 full disk)
 PRODUCTS = ("radial", "los", "magnetogram", *emission.EUV_WAVELENGTHS)
@@ -120,7 +120,7 @@ class ViewGeometry:
         self.latitude_deg = np.degrees(np.arcsin(np.clip(self.points[:, 2], -1.0, 1.0)))
         self.longitude_deg = np.degrees(np.arctan2(self.points[:, 1], self.points[:, 0])) % 360.0
         scale_deg = float(np.sqrt(abs(np.linalg.det(self.wcs.pixel_scale_matrix))))
-        self.rsun_px = math.degrees(math.asin(ratio)) / scale_deg
+        self.rsun_px = angular_radius_arcsec(self.distance_m, self.rsun_m) / 3600.0 / scale_deg
         self.px_per_deg = self.rsun_px * math.pi / 180.0
 
     def project(self, points_rsun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
