@@ -88,6 +88,8 @@ class ViewGeometry:
         self.observer_lat_deg = _header_float(header, "HGLT_OBS")
         self.rsun_m = _header_float(header, "RSUN_REF", RSUN_REF_M)
         self.carrington_offset_deg = float(carrington_offset_deg)
+        self._radial_state: SunState | None = None  # see radial_gauss
+        self._radial = np.zeros(0)
         # heliocentric (x west, y north, z to the observer) -> Carrington, as rows
         lon, lat = math.radians(self.observer_lon_deg), math.radians(self.observer_lat_deg)
         west = [-math.sin(lon), math.cos(lon), 0.0]
@@ -122,6 +124,17 @@ class ViewGeometry:
         scale_deg = float(np.sqrt(abs(np.linalg.det(self.wcs.pixel_scale_matrix))))
         self.rsun_px = angular_radius_arcsec(self.distance_m, self.rsun_m) / 3600.0 / scale_deg
         self.px_per_deg = self.rsun_px * math.pi / 180.0
+
+    def radial_gauss(self, state: SunState) -> np.ndarray:
+        """B_r (G) of ``state`` at the view's pixels, 0 off the disk, (H, W); kept for the
+        last state asked, so the products and the truth of one view sample the Sun once.
+        Read-only."""
+        if self._radial_state is not state:
+            radial = np.zeros(self.shape)
+            radial[self.on_disk] = state.radial_field(self.latitude_deg, self.longitude_deg)
+            radial.setflags(write=False)
+            self._radial_state, self._radial = state, radial
+        return self._radial
 
     def project(self, points_rsun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, col, visible) of 3-D points (M, 3) in solar radii in the Carrington frame
@@ -205,8 +218,7 @@ def render(
     count = 3 + len(emission.CORONAL_CHANNELS)
     streams = rng.spawn(count) if rng is not None else [None] * count
     noise_rng, euv_rng, mottle_rng, *channel_rngs = streams
-    radial = np.zeros(geometry.shape)
-    radial[geometry.on_disk] = state.radial_field(geometry.latitude_deg, geometry.longitude_deg)
+    radial = geometry.radial_gauss(state)
     out: dict[str | int, np.ndarray] = {}
     los = np.where(geometry.on_disk, radial * geometry.mu, np.nan)
     if "radial" in wanted:
