@@ -32,6 +32,10 @@ setup(
         "sunpy[map]>=6.0",
         "h5py>=3.10",
         "tensorboard>=2.18",
+        # full-Sun maps and the corona (solarmaggan.fullsun)
+        "reproject>=0.13",
+        "sunkit-magex>=1.0",
+        "threadpoolctl>=3.1",  # one BLAS thread for the PFSS solve (solarmaggan.fullsun.pfss)
         # LiteRT runs the TFLite exports (wheels for Linux, macOS and Windows);
         # tf.lite.Interpreter, deprecated, is used only where it is missing
         "ai-edge-litert",

@@ -102,6 +102,16 @@ def is_los_magnetogram(header: fits.Header) -> bool:
     return "MAGNETOGRAM" in content or unit in ("gauss", "g", "mx/cm^2", "mx/cm2")
 
 
+def check_observer(header, name: str) -> None:
+    """Refuse a header without the observer position (DSUN_OBS and HGLN/HGLT_OBS or
+    CRLN/CRLT_OBS): sunpy would silently assume an Earth observer, wrong for STEREO."""
+    has_longitude = all(k in header for k in ("HGLN_OBS", "HGLT_OBS")) or all(
+        k in header for k in ("CRLN_OBS", "CRLT_OBS"))
+    for key, present in (("DSUN_OBS", "DSUN_OBS" in header), ("HGLN_OBS/HGLT_OBS", has_longitude)):
+        if not present:
+            raise FitsInputError(f"{name}: missing observer keyword {key} (observer position)")
+
+
 def check_header(
     header: fits.Header,
     kind: str,

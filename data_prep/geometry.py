@@ -22,6 +22,61 @@ def angular_radius_arcsec(distance_m: float, rsun_m: float = RSUN_REF_M) -> floa
     from its centre: asin(rsun / distance); ~959.2 arcsec for the Sun at 1 au."""
     return math.degrees(math.asin(float(rsun_m) / float(distance_m))) * 3600.0
 
+#: The frames a full-Sun heliographic map may be in (``full_sun_header``).
+FULL_SUN_FRAMES = ("carrington", "stonyhurst")
+
+
+def check_full_sun_shape(shape: Any) -> tuple[int, int]:
+    """``(rows, columns)`` = (latitude, longitude) pixels of a full-Sun map, each an even
+    integer >= 2; anything else raises ValueError naming the shape."""
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 or n % 2
+                   for n in shape)):
+        raise ValueError(f"shape must be (rows, columns), two even integers >= 2, got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def full_sun_header(time: Any, shape: tuple[int, int] = (180, 360), frame: str = "carrington"):
+    """The header (``astropy.io.fits.Header``) of a full-Sun heliographic map at ``time``:
+    cylindrical equal-area (CEA: rows equal in sine latitude, CDELT2 = (180 / pi) x 2 / rows),
+    ``shape`` = (rows, columns) = (latitude, longitude) pixels, (180, 360) by default, even.
+
+    Made by ``sunpy.map.header_helper.make_heliographic_header`` with the Earth as observer.
+    ``frame`` 'carrington': longitude 0..360 deg increasing to the right (CRVAL1 180 at the
+    centre), the grid of HMI's synoptic maps (hmi.Synoptic_Mr) and of sunkit-magex's
+    ``carr_cea_wcs_header``; 'stonyhurst': -180..180 deg, central meridian as seen from Earth
+    at the centre. sunpy reads it as a full-Sun CEA map and sunkit-magex's ``pfss.Input``
+    accepts it. BUNIT 'Gauss'.
+    """
+    import astropy.units as u
+    from astropy.io import fits
+    from astropy.time import Time
+    from sunpy.coordinates import get_earth
+    from sunpy.map.header_helper import make_heliographic_header
+
+    rows, columns = check_full_sun_shape(tuple(shape))
+    if frame not in FULL_SUN_FRAMES:
+        raise ValueError(f"frame must be one of {FULL_SUN_FRAMES}, got {frame!r}")
+    time = Time(time)
+    meta = make_heliographic_header(time, get_earth(time), (rows, columns), frame=frame,
+                                    projection_code="CEA",
+                                    map_center_longitude=(180 if frame == "carrington" else 0) * u.deg)
+    header = fits.Header()
+    for key, value in meta.items():
+        if key.lower() not in ("naxis", "keycomments"):
+            header[key.upper()] = value
+    header["BUNIT"] = "Gauss"
+    return header
+
+
+def full_sun_pixel_area_cm2(shape: tuple[int, int], rsun_m: float = RSUN_REF_M) -> float:
+    """Area (cm^2) on the sphere of radius ``rsun_m`` of one pixel of a full-Sun CEA map of
+    ``shape`` (rows, columns): every pixel has the same area, 4 pi R^2 / (rows x columns).
+    Flux (Mx) = B_r (G) x this area."""
+    rows, columns = shape
+    return 4.0 * math.pi * (float(rsun_m) * 100.0) ** 2 / (int(rows) * int(columns))
+
+
 #: The fraction of the solar radius within which every metric counts pixels (validation
 #: pixel CC and model selection, the CC loss, evaluation, figures): 0.95 R_sun, inside the
 #: 0.98 R_sun magnetogram mask, so the masked ring and the limb never count. A preset may

@@ -12,6 +12,10 @@ Subcommands:
     generate  EUV FITS (EUVI far side, AIA near side; 304, or 304/195|193/171 sets for
               three-channel models) -> magnetogram FITS + PNG
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
+    synchronic  line-of-sight magnetograms (HMI, AI far side, ...) -> a full-Sun B_r map
+              (CEA, Carrington or Stonyhurst) with SOURCE and AGE layers and a PNG
+    pfss      a full-Sun B_r map -> the PFSS corona (sunkit-magex): source-surface field,
+              current sheet, open-field map, summary and figures
     demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
@@ -42,6 +46,7 @@ from data_prep.geometry import check_image_size
 from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
+from solarmaggan.fullsun import pfss, synchronic
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -120,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "generate", "EUV FITS files -> AI-generated magnetogram FITS and PNG"))
     add_export_arguments(add_command(
         commands, "export", "trained generator -> SavedModel and TFLite (saved_models/NAME)"))
+    synchronic_command = add_command(
+        commands, "synchronic", "line-of-sight magnetograms from any observers (observed and "
+        "AI far side) -> a synchronic full-Sun B_r map (FITS + PNG)")
+    synchronic.add_arguments(synchronic_command)
+    synchronic_command.set_defaults(handler=synchronic.run)
+    pfss_command = add_command(
+        commands, "pfss", "a full-Sun B_r map -> the PFSS corona: source-surface field, current "
+        "sheet, open-field map (sunkit-magex)")
+    pfss.add_arguments(pfss_command)
+    pfss_command.set_defaults(handler=pfss.run)
     demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--small", action="store_true",

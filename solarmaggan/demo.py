@@ -15,8 +15,13 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    held-out months;
 6. far side: those magnetograms against the truth each spacecraft would have measured
    (``solarmaggan evaluate --generated --truth``);
-7. export: SavedModel and TFLite, with parity checked;
-8. the summary: where everything is, ``pixel_cc`` (near side) and ``far_side_pixel_cc``.
+7. corona: the experiment of Jeong et al. (2020) at test-month times
+   (:mod:`solarmaggan.fullsun.experiment`): synchronic maps (a) the truth, (b) HMI + a
+   27-day synoptic far side, (c) HMI + the AI far side, (d) HMI + the true far side, each
+   through PFSS, compared with the truth (``summary.json``: ``corona``; the first time's
+   maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``);
+8. export: SavedModel and TFLite, with parity checked;
+9. the summary: where everything is, ``pixel_cc`` (near side) and ``far_side_pixel_cc``.
 
 ``small=True`` runs the same stages on 64 x 64 frames with a shallow network in well under
 a minute (for the tests). The same seed gives the same results.
@@ -36,13 +41,15 @@ from data_prep.splits import SplitRule
 SETTINGS = {
     # campaign (detector pixels, days, times, far-side cadence), prep frame, preset overrides
     "full": {"size": 512, "days": 365.0, "times": 96, "far_side_every": 2, "frame": None,
-             "overrides": []},
+             "overrides": [], "corona": {"times": 2, "shape": (90, 180), "nr": 25,
+                                         "seeds": (90, 46)}},
     "small": {"size": 128, "days": 365.0, "times": 24, "far_side_every": 1, "frame": (64, 24.5),
               "overrides": [
         "model.base_filters=8", "model.max_filters=32", "model.discriminator_base_filters=8",
         "model.discriminator_max_filters=32", "training.steps=60", "training.log_every=10",
         "training.validation_every=30", "training.image_every=30",
-        "training.checkpoint_every=30", "training.validation_pairs=4"]},
+        "training.checkpoint_every=30", "training.validation_pairs=4"],
+              "corona": {"times": 1, "shape": (30, 60), "nr": 10, "seeds": (30, 16)}},
 }
 OBSERVERS = ("earth", "stereo-a", "stereo-b")
 
@@ -71,6 +78,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     from solarmaggan.evaluate import evaluate, summary_table
     from solarmaggan.evaluate_fits import evaluate_fits
     from solarmaggan.export import export
+    from solarmaggan.fullsun.experiment import ExperimentSettings, comparison_table, run_experiment
     from solarmaggan.generate import generate
     from solarmaggan.training import train
 
@@ -78,7 +86,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"small": small, "seed": seed, "stages": {}}
-    total = 8
+    total = 9
 
     start = _stage("campaign: the toy Sun seen by SDO and STEREO-A/B (FITS files, truth)", 1, total)
     campaign = out / "data" / "campaign"
@@ -146,13 +154,26 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
         "rmse_gauss": far_scores["rmse_gauss_mean"], "flux_cc": far_scores.get("flux_cc"),
         "seconds": round(time.monotonic() - start, 1)}
 
-    start = _stage("export: SavedModel and TFLite, parity checked", 7, total)
+    start = _stage("corona: synchronic maps and PFSS, AI far side against the truth", 7, total)
+    corona = run_experiment(campaign, out / "far_side_magnetograms",
+                            ExperimentSettings(**{key: value for key, value in settings["corona"].items()
+                                                  if key != "times"}),
+                            max_times=settings["corona"]["times"], progress=progress,
+                            example=out / "corona")
+    print(comparison_table(corona))
+    write_json_atomically(out / "corona.json", corona, default=str)
+    summary["corona"] = {"times": corona["times"], "mean": corona["mean"],
+                         "gap_closed": corona["gap_closed"]}
+    summary["stages"]["corona"] = {"report": str(out / "corona.json"),
+                                   "seconds": round(time.monotonic() - start, 1)}
+
+    start = _stage("export: SavedModel and TFLite, parity checked", 8, total)
     manifest = export(out / "run", out / "export", "all")
     summary["stages"]["export"] = {"folder": str(out / "export"),
                                    "parity_max_abs": manifest["parity_max_abs"],
                                    "seconds": round(time.monotonic() - start, 1)}
 
-    _stage("summary", 8, total)
+    _stage("summary", 9, total)
     summary["seconds"] = round(sum(stage["seconds"] for stage in summary["stages"].values()), 1)
     write_json_atomically(out / "summary.json", summary, default=str)
     print(f"campaign FITS:       {campaign}\npair file:           {pairs}\n"
@@ -160,6 +181,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
           f"near side:           {out / 'evaluation'} (held-out pixel CC {summary['pixel_cc']:.3f})\n"
           f"far side:            {out / 'far_side_evaluation'} (pixel CC against the truth "
           f"{summary['far_side_pixel_cc']:.3f})\n"
+          f"corona:              {out / 'corona.json'} (synchronic maps + PFSS: "
+          f"{out / 'corona'})\n"
           f"far-side FITS + PNG: {out / 'far_side_magnetograms'}\nexports:             "
           f"{out / 'export'}\nsummary:             {out / 'summary.json'}\n"
           f"TensorBoard:         tensorboard --logdir {out / 'run' / 'logs'}")

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from data_prep.atomic import atomic_path
-from data_prep.fitsio import FitsInputError, identify, read_header
+from data_prep.fitsio import FitsInputError, check_observer, identify, read_header
 from data_prep.geometry import radial_distance
 from data_prep.pairing import expand_paths, group_channels
 from data_prep.prepare import prepare_map
@@ -140,16 +140,6 @@ def prepare_input(path: Path, config: dict[str, Any], any_wavelength: bool = Fal
         expected_wavelength=None if any_wavelength else channel["wavelength"],
         mask_radius_rsun=data["euv_mask_rsun"], median_scale_to=data["euv_median_dn_s"],
     )
-
-
-def check_observer(header, name: str) -> None:
-    """Refuse a header without the observer position (DSUN_OBS and HGLN/HGLT_OBS or
-    CRLN/CRLT_OBS): sunpy would silently assume an Earth observer, wrong for STEREO."""
-    has_longitude = all(k in header for k in ("HGLN_OBS", "HGLT_OBS")) or all(
-        k in header for k in ("CRLN_OBS", "CRLT_OBS"))
-    for key, present in (("DSUN_OBS", "DSUN_OBS" in header), ("HGLN_OBS/HGLT_OBS", has_longitude)):
-        if not present:
-            raise FitsInputError(f"{name}: missing observer keyword {key} (observer position)")
 
 
 def output_header(prepared_map, config: dict[str, Any], model_file: Path, source: Path,

@@ -223,3 +223,15 @@ def test_a_real_process_exits_2_with_one_line(corpus):
     assert result.stderr.count("\n") == 1 and "corrupt.h5: not a readable HDF5 file" in (
         result.stderr)
     assert json.dumps(result.stdout) == '""'
+
+
+def test_synchronic_and_pfss_refuse_what_is_not_a_magnetogram_or_a_full_sun_map(corpus, capsys):
+    out = corpus["folder"] / "synchronic.fits"
+    expect(*run_cli(["synchronic", out, corpus["euvi_171"]], capsys), 2,
+           "euvi_171.fts: not a line-of-sight magnetogram", command="synchronic")
+    expect(*run_cli(["synchronic", out, corpus["not_fits"]], capsys), 2, "notes.fits",
+           command="synchronic")
+    assert not out.exists()
+    expect(*run_cli(["pfss", corpus["euvi_171"], "--out", corpus["folder"] / "pfss"], capsys), 2,
+           "euvi_171.fts: not a full-Sun", command="pfss")
+    assert not (corpus["folder"] / "pfss").exists()

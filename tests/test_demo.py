@@ -23,7 +23,7 @@ def test_small_demo_runs_every_stage(small_demo):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["pixel_cc"] == pytest.approx(summary["pixel_cc"])
     assert set(saved["stages"]) == {"campaign", "prep", "train", "evaluate", "generate",
-                                    "far_side", "export"}
+                                    "far_side", "corona", "export"}
     # the real path: campaign FITS files -> prep -> pair file
     campaign = json.loads((out / "data" / "campaign" / "campaign.json").read_text())
     assert len(campaign["times"]) == 24
@@ -41,6 +41,19 @@ def test_small_demo_runs_every_stage(small_demo):
     assert far_report["aggregate"]["pixel_cc_mean"] == pytest.approx(saved["far_side_pixel_cc"])
     assert len(far_report["per_image"]) == len(saved["stages"]["generate"]["inputs"]) >= 2
     assert not far_report["unmatched"]
+    # corona: the four synchronic maps through PFSS, scored against the truth
+    corona = json.loads((out / "corona.json").read_text())
+    assert saved["corona"]["times"] == corona["times"] == 1
+    assert set(corona["mean"]) == {"truth", "synoptic", "ai", "true_far"}
+    assert corona["mean"]["truth"]["open_jaccard"] == 1.0
+    assert corona["mean"]["truth"]["source_surface_cc"] == pytest.approx(1.0)
+    assert corona["mean"]["true_far"]["far_cc"] > corona["mean"]["synoptic"]["far_cc"]
+    assert set(saved["corona"]["gap_closed"]) >= {"open_jaccard", "source_surface_cc"}
+    ai_map = sunpy.map.Map(out / "corona" / "synchronic_ai.fits")
+    assert ai_map.meta["ikind1"] == "observed" and ai_map.meta["ikind2"] == "generated"
+    assert np.isfinite(ai_map.data).all()
+    pfss_summary = json.loads((out / "corona" / "pfss_ai" / "summary.json").read_text())
+    assert 0 < pfss_summary["open_flux_mx"] <= pfss_summary["unsigned_flux_mx"]
     for fits_path, source in zip(saved["stages"]["generate"]["fits"],
                                  saved["stages"]["generate"]["inputs"]):
         generated, euvi = sunpy.map.Map(fits_path), sunpy.map.Map(source)

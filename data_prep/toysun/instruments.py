@@ -580,23 +580,13 @@ def carrington_header(time: Any, shape: tuple[int, int] = (180, 360)) -> fits.He
     own CUNIT2 'Sine Latitude' and CRVAL1 in Carrington time, which sunpy translates.
     BUNIT 'Gauss', CONTENT 'radial field', CAR_ROT the rotation number at ``time``.
     """
-    if (len(shape) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2
-                                 for n in shape)):
-        raise ValueError(f"shape must be (rows, columns) of at least 2 pixels, got {shape!r}")
-    import astropy.units as u
-    from sunpy.coordinates import get_earth, sun
-    from sunpy.map.header_helper import make_heliographic_header
+    from sunpy.coordinates import sun
+
+    from data_prep.geometry import full_sun_header
 
     time = _time(time)
-    meta = make_heliographic_header(time, get_earth(time), tuple(int(n) for n in shape),
-                                    frame="carrington", projection_code="CEA",
-                                    map_center_longitude=180 * u.deg)
-    header = fits.Header()
-    for key, value in meta.items():
-        if key.lower() not in ("naxis", "keycomments"):
-            header[key.upper()] = value
+    header = full_sun_header(time, tuple(shape), frame="carrington")
     header["TELESCOP"] = "toy Sun"
-    header["BUNIT"] = "Gauss"
     header["CONTENT"] = "radial field"
     header["CAR_ROT"] = int(sun.carrington_rotation_number(time))
     return header

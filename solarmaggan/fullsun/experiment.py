@@ -1,0 +1,350 @@
+"""The experiment of Jeong et al. (2020) on the whole-Sun toy model: how much an AI far side
+improves a synchronic map and the PFSS corona computed from it.
+
+For a campaign time t (``solarmaggan toysun campaign``: HMI files of the near side, STEREO
+views of the far side, the truth) four full-Sun B_r maps are built on one CEA grid:
+
+* (a) ``truth``: the toy Sun's B_r (``truth/carrington``), the reference;
+* (b) ``synoptic``: the HMI magnetogram at t, gaps filled from a synoptic map of the
+  preceding 27 days (today's practice: each Carrington longitude from the HMI observation in
+  [t - 27 d, t) whose central meridian was nearest to it, so far-side data are up to 27 days
+  old; :func:`synoptic_fill`);
+* (c) ``ai``: the HMI magnetogram at t plus the AI far-side magnetograms generated from the
+  STEREO EUVI views at t (``solarmaggan generate``), gaps filled as in (b);
+* (d) ``true_far``: the HMI magnetogram at t plus the true line-of-sight magnetograms of
+  the STEREO views at t (the upper bound), gaps filled as in (b).
+
+(b)-(d) are made by :func:`solarmaggan.fullsun.synchronic.build_synchronic` (Carrington
+frame, its defaults otherwise). Each map is scored against (a):
+
+* ``far_cc``: Pearson CC of B_r over the far hemisphere (Carrington longitudes more than
+  90 deg from the sub-Earth longitude at t), numpy's Pearson on all those pixels;
+* ``far_unsigned_flux_mx``: unsigned flux of the far hemisphere (Mx), beside the truth's;
+
+and, after PFSS (:mod:`solarmaggan.fullsun.pfss`, the same rss, nr and seed grid for all):
+
+* ``open_jaccard``: Jaccard index of the open footpoints against the truth's, polarity
+  aware: |same-sign open in both| / |open in either|;
+* ``source_surface_cc``: Pearson CC of the source-surface B_r with the truth's;
+* ``hcs_distance_deg``: mean angular distance between the current sheets, symmetric (each
+  point of one sheet to the nearest point of the other, both ways, averaged).
+
+``gap_closed`` = (c - b) / (d - b) for the open-field Jaccard index and the source-surface
+CC, from the means over the times: the issue's goal is at least 0.5.
+
+Imports no TensorFlow. Run it on a demo folder with ``python scripts/fullsun_experiment.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time as clock
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from data_prep.fitsio import observation_time, read_header
+from data_prep.geometry import block_mean, full_sun_header, full_sun_pixel_area_cm2
+from data_prep.progress import Progress
+
+#: The maps of the experiment, in order (see the module docstring).
+MAP_NAMES = ("truth", "synoptic", "ai", "true_far")
+#: Age of the oldest data in the synoptic fill (days): one synodic rotation.
+SYNOPTIC_DAYS = 27.0
+#: Two files belong to one campaign time when their times differ by less than this (s).
+TIME_TOLERANCE_S = 120.0
+
+
+@dataclasses.dataclass
+class ExperimentSettings:
+    """Grid and PFSS settings shared by the four maps.
+
+    Attributes:
+        shape: (rows, columns) of the CEA maps; the truth maps' shape divided by an integer.
+        nr: radial grid points of the PFSS solution; rss: source-surface radius (R_sun).
+        seeds: (NLON, NLAT) footpoints traced for the open-field maps.
+    """
+
+    shape: tuple[int, int] = (180, 360)
+    nr: int = 35
+    rss: float = 2.5
+    seeds: tuple[int, int] = (180, 90)
+
+
+def _files_by_time(folder: Path) -> list[tuple[float, Path]]:
+    """(observation time in Unix seconds, path) of the FITS files of ``folder``, by time."""
+    if not folder.is_dir():
+        return []
+    return sorted((observation_time(read_header(path), str(path)).unix, path)
+                  for path in sorted(folder.glob("*.f*ts")))
+
+
+def _at(files: list[tuple[float, Path]], when: float) -> list[Path]:
+    """The files of ``files`` observed within :data:`TIME_TOLERANCE_S` of ``when``."""
+    return [path for moment, path in files if abs(moment - when) <= TIME_TOLERANCE_S]
+
+
+@dataclasses.dataclass
+class CampaignTime:
+    """The files of one campaign time used by the experiment."""
+
+    time: Any  # astropy Time
+    hmi: Path
+    truth: Path  # Carrington B_r
+    generated: list[Path]  # AI far-side magnetograms
+    true_far: list[Path]  # true LOS magnetograms of the same STEREO views
+    synoptic: list[Path]  # HMI files of [t - 27 d, t)
+
+
+def campaign_times(campaign: str | os.PathLike, generated: str | os.PathLike) -> list[CampaignTime]:
+    """The times of ``campaign`` at which every map can be built: an HMI file, the truth, AI
+    magnetograms in ``generated`` (matched by time, one per STEREO view, as many as true
+    STEREO magnetograms at that time) and HMI files covering the preceding 27 days."""
+    from astropy.time import Time
+
+    campaign, generated = Path(campaign), Path(generated)
+    hmi = _files_by_time(campaign / "sdo" / "hmi")
+    truth = _files_by_time(campaign / "truth" / "carrington")
+    views = [_files_by_time(folder / "magnetogram")
+             for folder in sorted((campaign / "truth").iterdir())
+             if folder.name != "carrington" and (folder / "magnetogram").is_dir()]
+    ai = _files_by_time(generated)
+    chosen = []
+    for moment, path in hmi:
+        true_far = [found for view in views for found in _at(view, moment)]
+        generated_here = _at(ai, moment)
+        earlier = [earlier_path for when, earlier_path in hmi
+                   if moment - SYNOPTIC_DAYS * 86400.0 <= when < moment]
+        truth_here = _at(truth, moment)
+        covered = bool(earlier) and hmi[0][0] <= moment - (SYNOPTIC_DAYS - 5.0) * 86400.0
+        if truth_here and true_far and len(generated_here) == len(true_far) and covered:
+            chosen.append(CampaignTime(Time(moment, format="unix"), path, truth_here[0],
+                                       generated_here, true_far, earlier))
+    return chosen
+
+
+def _longitude_distance_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| wrapped to [0, 180] deg."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
+
+
+def _grid_longitudes_deg(header) -> np.ndarray:
+    """(columns,) Carrington longitudes (deg) of the pixel centres of a full-Sun CEA map."""
+    columns = int(round(360.0 / abs(float(header["CDELT1"]))))
+    return float(header["CRVAL1"]) + (np.arange(columns) + 1.0 - float(header["CRPIX1"])) * float(
+        header["CDELT1"])
+
+
+def synoptic_fill(hmi_files: Sequence[Path], when, shape: tuple[int, int]) -> tuple[np.ndarray, Any]:
+    """A synoptic B_r map (G, ``shape``) at ``when`` from ``hmi_files`` (an earlier rotation):
+    each longitude column from the file whose sub-observer Carrington longitude is nearest to
+    it (the central-meridian strips of synoptic practice), each file's B_r from a one-input
+    synchronic map at its own time. Returns (B_r, FITS header)."""
+    from sunpy.coordinates import sun
+
+    from solarmaggan.fullsun.synchronic import SynchronicSettings, build_synchronic
+
+    header = full_sun_header(when, shape, frame="carrington")
+    longitudes = _grid_longitudes_deg(header)
+    best = np.full(len(longitudes), np.inf)
+    field = np.zeros(shape)
+    for path in hmi_files:
+        observed = observation_time(read_header(path), str(path))
+        single = build_synchronic([path], SynchronicSettings(time=observed.isot, shape=shape))
+        distance = _longitude_distance_deg(longitudes, sun.L0(observed).deg)
+        nearer = distance < best
+        field[:, nearer] = single.br_gauss[:, nearer]
+        best[nearer] = distance[nearer]
+    header["CONTENT"] = "synoptic B_r (central-meridian strips)"
+    return field, header
+
+
+def far_hemisphere(header, when) -> np.ndarray:
+    """(rows, columns) bool: pixels more than 90 deg in longitude from the sub-Earth point at
+    ``when`` (the far side as seen from Earth) of a full-Sun Carrington CEA map."""
+    from sunpy.coordinates import sun
+
+    far = _longitude_distance_deg(_grid_longitudes_deg(header), sun.L0(when).deg) > 90.0
+    rows = int(round(2.0 / abs(math.radians(float(header["CDELT2"])))))  # CEA: CDELT2 = (180/pi) 2/rows
+    return np.broadcast_to(far, (rows, far.size)).copy()
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """numpy's Pearson CC of ``a`` and ``b`` over ``mask`` (the definition of
+    :func:`solarmaggan.metrics.pearson`, which needs Keras)."""
+    a, b = np.ravel(a), np.ravel(b)
+    keep = np.isfinite(a) & np.isfinite(b) & (np.ravel(mask) if mask is not None else True)
+    if keep.sum() < 2 or np.ptp(a[keep]) == 0 or np.ptp(b[keep]) == 0:
+        return math.nan
+    return float(np.corrcoef(a[keep], b[keep])[0, 1])
+
+
+def open_jaccard(open_a: np.ndarray, open_b: np.ndarray) -> float:
+    """Jaccard index of two open-field maps (+1 / -1 open, 0 closed), polarity aware:
+    pixels open with the same sign in both over pixels open in either."""
+    either = (open_a != 0) | (open_b != 0)
+    both = (open_a != 0) & (open_a == open_b)
+    return float(both.sum() / either.sum()) if either.any() else math.nan
+
+
+def current_sheet_distance_deg(sheet_a: np.ndarray, sheet_b: np.ndarray) -> float:
+    """Mean great-circle distance (deg) between two current sheets ((N, 2+) lon, lat in deg):
+    each point's distance to the nearest point of the other sheet, over both sheets' points."""
+    if len(sheet_a) == 0 or len(sheet_b) == 0:
+        return math.nan
+
+    def unit(sheet):
+        lon, lat = np.radians(sheet[:, 0]), np.radians(sheet[:, 1])
+        return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], 1)
+
+    cosine = np.clip(unit(sheet_a) @ unit(sheet_b).T, -1.0, 1.0)
+    nearest = np.concatenate([cosine.max(axis=1), cosine.max(axis=0)])
+    return float(np.degrees(np.arccos(nearest)).mean())
+
+
+def _truth_on_grid(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """The Carrington truth B_r (G) block-averaged onto ``shape`` (CEA pixels are equal in
+    area, so a block mean is the area mean)."""
+    from astropy.io import fits
+
+    truth = fits.getdata(path).astype(np.float64)
+    factor = truth.shape[0] // shape[0]
+    if factor * shape[0] != truth.shape[0] or factor * shape[1] != truth.shape[1]:
+        raise ValueError(f"{path}: truth map {truth.shape} cannot be block-averaged onto {shape}")
+    return block_mean(truth, factor) if factor > 1 else truth
+
+
+def build_maps(moment: CampaignTime, shape: tuple[int, int], folder: str | os.PathLike | None = None
+               ) -> tuple[dict[str, np.ndarray], Any]:
+    """The four B_r maps (G, ``shape``) of :data:`MAP_NAMES` at one time, and their header.
+    With ``folder``, also writes there the synoptic fill (``synoptic_fill.fits``) and maps
+    (b)-(d) as synchronic FITS files with their quicklooks (``synchronic_<name>.fits``)."""
+    from astropy.io import fits
+
+    from data_prep.atomic import atomic_path
+    from solarmaggan.fullsun.synchronic import SynchronicSettings, build_synchronic, write_synchronic
+
+    settings = SynchronicSettings(time=moment.time.isot, shape=shape)
+    synoptic, header = synoptic_fill(moment.synoptic, moment.time, shape)
+    maps = {"truth": _truth_on_grid(moment.truth, shape)}
+    with tempfile.TemporaryDirectory() as scratch:
+        where = Path(folder) if folder is not None else Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        fill = where / "synoptic_fill.fits"
+        with atomic_path(fill) as temporary:
+            fits.PrimaryHDU(synoptic.astype(np.float32),
+                            fits.Header([card for card in header.cards
+                                         if not card.keyword.startswith("NAXIS")])).writeto(temporary)
+        for name, far_side in (("synoptic", []), ("ai", moment.generated),
+                               ("true_far", moment.true_far)):
+            result = build_synchronic([moment.hmi, *far_side], settings, fill=fill)
+            maps[name] = result.br_gauss
+            if folder is not None:
+                write_synchronic(where / f"synchronic_{name}.fits", result)
+    return maps, full_sun_header(moment.time, shape, frame="carrington")
+
+
+def corona(br_gauss: np.ndarray, header, settings: ExperimentSettings) -> dict[str, np.ndarray]:
+    """PFSS of one map: source-surface B_r, open-field map on the seed grid, current sheet."""
+    import sunpy.map
+
+    from solarmaggan.fullsun.pfss import current_sheet, open_field_map, pfss_solution
+
+    output = pfss_solution(sunpy.map.Map(br_gauss, header), nr=settings.nr, rss=settings.rss)
+    return {"source_surface_br": np.asarray(output.source_surface_br.data, dtype=np.float64),
+            "open_field": open_field_map(output, settings.seeds),
+            "current_sheet": current_sheet(output)}
+
+
+def score_time(moment: CampaignTime, settings: ExperimentSettings,
+               folder: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
+    """The figures of the four maps at one time (see the module docstring); ``folder``: see
+    :func:`build_maps`."""
+    maps, header = build_maps(moment, settings.shape, folder)
+    far = far_hemisphere(header, moment.time)
+    area = full_sun_pixel_area_cm2(settings.shape)
+    coronae = {name: corona(field, header, settings) for name, field in maps.items()}
+    truth = coronae["truth"]
+    scores = {}
+    for name in MAP_NAMES:
+        field, model = maps[name], coronae[name]
+        scores[name] = {
+            "far_cc": _pearson(field, maps["truth"], far),
+            "far_unsigned_flux_mx": float(np.abs(field[far]).sum() * area),
+            "open_jaccard": open_jaccard(model["open_field"], truth["open_field"]),
+            "source_surface_cc": _pearson(model["source_surface_br"], truth["source_surface_br"]),
+            "hcs_distance_deg": current_sheet_distance_deg(model["current_sheet"],
+                                                           truth["current_sheet"]),
+            "open_area_fraction": float(np.mean(model["open_field"] != 0)),
+        }
+    return scores
+
+
+def gap_closed(means: dict[str, dict[str, float]], key: str) -> float:
+    """(c - b) / (d - b) of figure ``key``: the share of the gap between the synoptic map and
+    the true far side that the AI far side closes (1: all of it, 0: none, < 0: worse)."""
+    low, high, ai = means["synoptic"][key], means["true_far"][key], means["ai"][key]
+    return float((ai - low) / (high - low)) if high != low else math.nan
+
+
+def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
+                   settings: ExperimentSettings | None = None, max_times: int | None = None,
+                   progress: bool = True, example: str | os.PathLike | None = None
+                   ) -> dict[str, Any]:
+    """Score the four maps at the usable times of ``campaign`` (at most ``max_times``,
+    spread evenly) with the AI magnetograms in ``generated``. Returns per-time figures, their
+    means over the times, and ``gap_closed`` for the open-field Jaccard index and the
+    source-surface CC. ``example``: a folder for the first time's maps as FITS files
+    (:func:`build_maps`) and the PFSS corona of map (c), ``example/pfss_ai/``
+    (:func:`solarmaggan.fullsun.pfss.run_pfss`: files and figures)."""
+    from solarmaggan.fullsun.pfss import run_pfss
+
+    settings = settings or ExperimentSettings()
+    times = campaign_times(campaign, generated)
+    if not times:
+        raise ValueError(f"{campaign}: no time with HMI, truth, STEREO views, AI magnetograms in "
+                         f"{generated} and {SYNOPTIC_DAYS:g} days of earlier HMI files")
+    if max_times and len(times) > max_times:
+        times = [times[i] for i in np.linspace(0, len(times) - 1, max_times).round().astype(int)]
+    start = clock.monotonic()
+    bar = Progress(len(times), "synchronic maps + PFSS", unit="times", enabled=progress)
+    per_time = []
+    for number, moment in enumerate(times):
+        folder = example if number == 0 else None
+        per_time.append({"time": moment.time.isot, "maps": score_time(moment, settings, folder)})
+        if folder is not None:
+            run_pfss(Path(folder) / "synchronic_ai.fits", Path(folder) / "pfss_ai", rss=settings.rss,
+                     nr=settings.nr, seeds=settings.seeds, progress=False)
+        bar.update()
+    bar.close()
+    figures = per_time[0]["maps"]["truth"].keys()
+    means = {name: {key: float(np.nanmean([row["maps"][name][key] for row in per_time]))
+                    for key in figures} for name in MAP_NAMES}
+    return {"settings": dataclasses.asdict(settings), "times": len(per_time),
+            "per_time": per_time, "mean": means,
+            "gap_closed": {key: gap_closed(means, key)
+                           for key in ("open_jaccard", "source_surface_cc", "far_cc")},
+            "seconds": round(clock.monotonic() - start, 1)}
+
+
+def comparison_table(result: dict[str, Any]) -> str:
+    """The means over the times as a Markdown table, then the gap closed by (c)."""
+    labels = {"truth": "(a) truth", "synoptic": "(b) near side + 27-day synoptic far side",
+              "ai": "(c) near side + AI far side", "true_far": "(d) near side + true far side"}
+    lines = [f"Synchronic maps and PFSS over {result['times']} time(s) (means):", "",
+             "| map | far-side B_r CC | far-side unsigned flux (1e22 Mx) | open-field Jaccard "
+             "| source-surface B_r CC | current-sheet distance (deg) | open area |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in MAP_NAMES:
+        row = result["mean"][name]
+        lines.append(f"| {labels[name]} | {row['far_cc']:.3f} | {row['far_unsigned_flux_mx'] / 1e22:.2f} "
+                     f"| {row['open_jaccard']:.3f} | {row['source_surface_cc']:.3f} "
+                     f"| {row['hcs_distance_deg']:.1f} | {row['open_area_fraction']:.3f} |")
+    gap = result["gap_closed"]
+    lines += ["", f"Gap (b) -> (d) closed by (c): open-field Jaccard {gap['open_jaccard']:.2f}, "
+                  f"source-surface CC {gap['source_surface_cc']:.2f}, far-side CC {gap['far_cc']:.2f}"]
+    return "\n".join(lines)
