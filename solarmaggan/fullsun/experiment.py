@@ -173,7 +173,7 @@ def far_hemisphere(header, when) -> np.ndarray:
     return np.broadcast_to(far, (rows, far.size)).copy()
 
 
-def _pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+def pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """numpy's Pearson CC of ``a`` and ``b`` over ``mask`` (the definition of
     :func:`solarmaggan.metrics.pearson`, which needs Keras)."""
     a, b = np.ravel(a), np.ravel(b)
@@ -260,28 +260,30 @@ def corona(br_gauss: np.ndarray, header, settings: ExperimentSettings) -> dict[s
             "current_sheet": current_sheet(output)}
 
 
+def score_map(field: np.ndarray, model: dict[str, np.ndarray], truth_field: np.ndarray,
+              truth_model: dict[str, np.ndarray], far: np.ndarray) -> dict[str, float]:
+    """The figures of one B_r map ``field`` (G) and its :func:`corona` ``model`` against the
+    truth's, ``far`` the far hemisphere (see the module docstring)."""
+    return {
+        "far_cc": pearson(field, truth_field, far),
+        "far_unsigned_flux_mx": float(np.abs(field[far]).sum() * full_sun_pixel_area_cm2(field.shape)),
+        "open_jaccard": open_jaccard(model["open_field"], truth_model["open_field"]),
+        "source_surface_cc": pearson(model["source_surface_br"], truth_model["source_surface_br"]),
+        "hcs_distance_deg": current_sheet_distance_deg(model["current_sheet"],
+                                                       truth_model["current_sheet"]),
+        "open_area_fraction": float(np.mean(model["open_field"] != 0)),
+    }
+
+
 def score_time(moment: CampaignTime, settings: ExperimentSettings,
                folder: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
     """The figures of the four maps at one time (see the module docstring); ``folder``: see
     :func:`build_maps`."""
     maps, header = build_maps(moment, settings.shape, folder)
     far = far_hemisphere(header, moment.time)
-    area = full_sun_pixel_area_cm2(settings.shape)
     coronae = {name: corona(field, header, settings) for name, field in maps.items()}
-    truth = coronae["truth"]
-    scores = {}
-    for name in MAP_NAMES:
-        field, model = maps[name], coronae[name]
-        scores[name] = {
-            "far_cc": _pearson(field, maps["truth"], far),
-            "far_unsigned_flux_mx": float(np.abs(field[far]).sum() * area),
-            "open_jaccard": open_jaccard(model["open_field"], truth["open_field"]),
-            "source_surface_cc": _pearson(model["source_surface_br"], truth["source_surface_br"]),
-            "hcs_distance_deg": current_sheet_distance_deg(model["current_sheet"],
-                                                           truth["current_sheet"]),
-            "open_area_fraction": float(np.mean(model["open_field"] != 0)),
-        }
-    return scores
+    return {name: score_map(maps[name], coronae[name], maps["truth"], coronae["truth"], far)
+            for name in MAP_NAMES}
 
 
 def gap_closed(means: dict[str, dict[str, float]], key: str) -> float:
