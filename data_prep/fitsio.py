@@ -153,6 +153,21 @@ def check_header(
     observation_time(header, name)
 
 
+def open_map(path: str | os.PathLike):
+    """``sunpy.map.Map(path)`` (the first map of a file that holds several) without sunpy's
+    metadata chatter; FitsInputError "PATH: sunpy cannot read it as a map (...)" for a file
+    sunpy cannot open. No checks of what the map holds."""
+    import sunpy.map
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sunpy's metadata chatter
+            solar_map = sunpy.map.Map(str(path))
+    except Exception as err:  # sunpy raises many types for bad files
+        raise FitsInputError(f"{path}: sunpy cannot read it as a map ({err})") from None
+    return solar_map[0] if isinstance(solar_map, list) else solar_map
+
+
 def read_map(
     source: Any,
     kind: str,
@@ -170,14 +185,7 @@ def read_map(
     if isinstance(source, (str, os.PathLike)):
         header = read_header(source)  # clear errors before sunpy sees the file
         check_header(header, kind, name, expected_wavelength, require_magnetogram)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # sunpy's metadata chatter
-                solar_map = sunpy.map.Map(str(source))
-        except Exception as err:  # sunpy raises many types for bad files
-            raise FitsInputError(f"{name}: sunpy cannot read it as a map ({err})") from None
-        if isinstance(solar_map, list):
-            solar_map = solar_map[0]
+        solar_map = open_map(source)
     else:
         solar_map = source
         check_header(fits.Header(_fits_cards(solar_map.meta)), kind, name, expected_wavelength,

@@ -532,10 +532,10 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
     check_settings(rss, nr, seeds, label=label)
     seeds = (int(seeds[0]), int(seeds[1]))
     br_map = read_br_map(map_path)
-    frame = check_br_map(br_map, label)
 
     t0 = time.monotonic()
-    output = pfss_solution(br_map, nr=int(nr), rss=float(rss), label=label)
+    output = pfss_solution(br_map, nr=int(nr), rss=float(rss), label=label)  # checks the map
+    frame = _output_frame_name(output)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         output.bg  # the field on the grid points (cached), part of the solving time

@@ -70,7 +70,7 @@ from astropy.io import fits
 
 from data_prep.atomic import atomic_path
 from data_prep.fitsio import (FitsInputError, check_observer, is_los_magnetogram,
-                              observation_time, read_header)
+                              observation_time, open_map, read_header)
 from data_prep.geometry import (FULL_SUN_FRAMES, RSUN_REF_M, check_full_sun_shape,
                                 full_sun_header, full_sun_pixel_area_cm2)
 from data_prep.progress import Progress
@@ -209,7 +209,6 @@ def is_generated(header: fits.Header) -> bool:
 def read_input(path: str | os.PathLike) -> _Input:
     """Read and check one input magnetogram; FitsInputError "PATH: problem" if it is not a
     helioprojective line-of-sight magnetogram with observer keywords and finite pixels."""
-    import sunpy.map
     from sunpy.coordinates import HeliographicStonyhurst
 
     name = str(path)
@@ -223,42 +222,32 @@ def read_input(path: str | os.PathLike) -> _Input:
                              "magnetograms as observed")
     check_observer(header, name)
     observation_time(header, name)  # a readable time, or a one-line error
-    try:
-        with quiet():
-            solar_map = sunpy.map.Map(str(path))
-    except Exception as err:  # sunpy raises many types for bad files
-        raise FitsInputError(f"{name}: sunpy cannot read it as a map ({err})") from None
-    if isinstance(solar_map, list):
-        solar_map = solar_map[0]
+    with quiet():
+        solar_map = open_map(path)
     data = np.asarray(solar_map.data, dtype=np.float64)
     if data.ndim != 2 or not np.isfinite(data).any():
         raise FitsInputError(f"{name}: the image has no finite pixel (all NaN or inf)")
     with quiet():
         observer = solar_map.observer_coordinate.transform_to(
             HeliographicStonyhurst(obstime=solar_map.reference_date))
-    labels = ("SRCOBS", "SRCTELE") if is_generated(header) else ("OBSRVTRY", "TELESCOP", "INSTRUME")
+    generated = is_generated(header)
+    labels = ("SRCOBS", "SRCTELE") if generated else ("OBSRVTRY", "TELESCOP", "INSTRUME")
     label = " ".join(dict.fromkeys(str(header[k]) for k in labels if header.get(k)))
-    if is_generated(header):
+    if generated:
         label = f"AI from {label or 'unknown'}"
-    return _Input(Path(path), solar_map, header, "generated" if is_generated(header) else "observed",
+    return _Input(Path(path), solar_map, header, "generated" if generated else "observed",
                   label or "unknown", solar_map.reference_date.utc, observer)
 
 
 def read_fill(path: str | os.PathLike):
     """A full-Sun map (synoptic/synchronic, CEA or CAR) to fill gaps from, checked;
     FitsInputError "PATH: problem" otherwise."""
-    import sunpy.map
     from sunkit_magex.pfss.utils import is_full_sun_synoptic_map
 
     name = str(path)
     read_header(path)  # a readable FITS image, or a one-line error
-    try:
-        with quiet():
-            fill = sunpy.map.Map(str(path))
-    except Exception as err:
-        raise FitsInputError(f"{name}: sunpy cannot read it as a map ({err})") from None
-    if isinstance(fill, list):
-        fill = fill[0]
+    with quiet():
+        fill = open_map(path)
     try:
         with quiet():
             full = bool(is_full_sun_synoptic_map(fill))
