@@ -179,8 +179,6 @@ def read_map(
     Raises FitsInputError (naming the file) for unreadable files, the wrong instrument,
     wavelength or product, missing geometry keywords, or an image without finite pixels.
     """
-    import sunpy.map
-
     name = source_name(source)
     if isinstance(source, (str, os.PathLike)):
         header = read_header(source)  # clear errors before sunpy sees the file
