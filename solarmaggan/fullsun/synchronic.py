@@ -20,9 +20,9 @@ Mx/cm^2, with observer keywords):
    unsigned flux. reproject's adaptive (averaging, ``conserve_flux=False`` since B_r is a
    flux density) algorithm is the alternative (``algorithm="adaptive"``); measured on three
    1024-px views of the analytic field of tests/test_synchronic.py onto 180 x 360: both keep
-   the unsigned flux of covered pixels (block average -0.02 %, adaptive -0.17 %; with 300
+   the unsigned flux of covered pixels (block average -0.03 %, adaptive -0.17 %; with 300
    0.8-deg spots against the pixel-averaged truth -0.9 % and -1.9 %), the block average
-   in 2.0 s against 6.1 s (2 busy cores), so it is the default (:data:`REPROJECTION`).
+   in 1.4 s against 4.8 s (docs/benchmarks.md), so it is the default (:data:`REPROJECTION`).
    Output pixels whose mu (towards that observer, at its time) is below ``mu_min``,
    including all of its far side, are not covered by it.
 3. Blended with weights mu**K (K = ``weight_power``, default 2): the LOS noise sigma of a
@@ -30,7 +30,8 @@ Mx/cm^2, with observer keywords):
    observed and generated inputs both cover a pixel, the observed data win (the generated
    ones only fill pixels no observed input covers) unless ``blend_generated``.
 4. Gaps (poles, longitudes no input covers) are filled from an older full-Sun map
-   (``fill``: synoptic or synchronic, CEA or CAR, e.g. hmi.Synoptic_Mr, GONG, ADAPT),
+   (``fill``: synoptic or synchronic, CEA or CAR, e.g. hmi.Synoptic_Mr, GONG; not ADAPT's
+   3-D files of realisations),
    treated as fixed in Carrington longitude, else by the row model: each latitude row's
    gap pixels take the mean of that row's covered pixels, rows without coverage the mean
    of the nearest covered row (also for pixels the fill map leaves NaN). The result is
