@@ -70,6 +70,11 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--any-wavelength", action="store_true",
                         help="accept EUV files of any wavelength (research use)")
     parser.add_argument("--degradation-table", help="AIA degradation table for aiapy (optional)")
+    parser.add_argument("--latitude-channel", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="store sin(heliographic latitude) of each pixel, from the EUV "
+                             "image's B0, as one more input channel (default: the preset's; "
+                             "on in quick_latitude)")
     parser.add_argument("--val-months", type=int, nargs="+",
                         help="validation months (default: the preset's, 8)")
     parser.add_argument("--test-months", type=int, nargs="+",
@@ -199,7 +204,7 @@ def run_prep(args: argparse.Namespace) -> int:
 
     overrides = {key: getattr(args, key) for key in (
         "image_size", "radius_px", "magnetogram_limit_gauss", "pair_tolerance_s",
-        "degradation_table")}
+        "degradation_table", "latitude_channel")}
     overrides["val_months"] = tuple(args.val_months) if args.val_months else None
     overrides["test_months"] = tuple(args.test_months) if args.test_months else None
     settings = PrepSettings.from_preset(args.preset, **overrides)

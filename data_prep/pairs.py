@@ -6,7 +6,7 @@ One file holds N pairs. Layout (format ``solarmaggan-pairs``, version 1)::
     /target           (N, H, W, C_out)  float16 (default) in [-1, 1], one chunk per sample
     /input_time       (N,) str          observation time, ISO 8601 UTC (the sample's key)
     /target_time      (N,) str          observation time of the target, ISO 8601 UTC
-    /input_files      (N,) str          JSON list of the source file names, one per input
+    /input_files      (N,) str          JSON list of the source file names, one per EUV
                                         channel in the order of ``input_channels``
     /target_files     (N,) str          JSON list of the source file names
     /input_header     (N,) str          JSON object: FITS header of the (first) input file
@@ -25,6 +25,11 @@ its last axis in the order of ``input_channels``, each with its own normalisatio
 a sample's ``input_time`` (its key) and ``input_header`` are those of the first channel's
 file and ``input_files`` lists every channel's file. The other channels' observation times
 are in the preparation report (``<file>.report.json``, pairing).
+
+The latitude channel (a preset's ``data.latitude_channel``; :mod:`data_prep.latitude`):
+the last input channel, named "sin latitude", holds sin(heliographic latitude) of each
+pixel as the first EUV file's observer sees the Sun, with the identity normalisation
+(``linear``, -1..1, unit "1"); it has no source file.
 
 Writing is atomic and resumable: :class:`PairWriter` works on ``<path>.partial`` and renames
 it to ``<path>`` only when closed without error; a later writer on the same path resumes

@@ -26,6 +26,7 @@ import numpy as np
 
 from data_prep.atomic import write_json_atomically
 from data_prep.fitsio import FitsInputError
+from data_prep.latitude import input_channel_names, input_normalizations, observer_latitude_plane
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
 from data_prep.pairing import (
     EUV_KINDS,
@@ -76,6 +77,8 @@ class PrepSettings:
     ``input_channels``: the EUV channels in the order of the input's last axis (one for
     Kim et al. 2019; AIA 304, 193, 171 for AISFM 2.0/3.0). Each is paired, prepared,
     median-scaled and normalised on its own (:func:`prepare_sample`).
+    ``latitude_channel``: add sin(heliographic latitude) of each pixel, seen from the EUV
+    image's observer, after the EUV channels (:mod:`data_prep.latitude`).
     """
 
     preset: str
@@ -92,6 +95,7 @@ class PrepSettings:
     test_months: tuple[int, ...]
     val_months: tuple[int, ...]
     degradation_table: str | None = None
+    latitude_channel: bool = False
 
     def __post_init__(self) -> None:
         channels = tuple(self.input_channels)
@@ -140,7 +144,7 @@ class PrepSettings:
             magnetogram_mask_rsun=data["magnetogram_mask_rsun"],
             euv_mask_rsun=data["euv_mask_rsun"], pair_tolerance_s=float(data["pair_tolerance_s"]),
             test_months=tuple(data["test_months"]), val_months=tuple(data["val_months"]),
-            degradation_table=degradation_table,
+            degradation_table=degradation_table, latitude_channel=bool(data["latitude_channel"]),
         )
         return cls(**values)
 
@@ -162,8 +166,10 @@ class PrepSettings:
 
     @property
     def channel_names(self) -> list[str]:
-        """The input channels' names, in the order of the input's last axis."""
-        return [channel.name for channel in self.input_channels]
+        """The input channels' names, in the order of the input's last axis (the EUV
+        channels, then the latitude channel if used)."""
+        return input_channel_names([channel.name for channel in self.input_channels],
+                                   self.latitude_channel)
 
     def any_wavelength(self) -> "PrepSettings":
         """These settings accepting EUV files of any wavelength (one input channel only:
@@ -184,7 +190,8 @@ class PrepSettings:
     @property
     def input_normalizations(self) -> list[Normalization]:
         """One normalisation record per input channel (the pair file's attribute)."""
-        return [self.input_normalization] * len(self.input_channels)
+        return input_normalizations(self.input_normalization, len(self.input_channels),
+                                    self.latitude_channel)
 
     @property
     def target_normalization(self) -> Normalization:
@@ -211,13 +218,26 @@ class PrepSettings:
         return record
 
 
+def input_image(euv_maps: Sequence[Any], euv_normalization: Normalization, radius_px: float,
+                latitude_channel: bool) -> np.ndarray:
+    """The network's input from EUV maps prepared on the standard frame (one per channel,
+    in the model's order): each normalised, then, with ``latitude_channel``, the latitude
+    plane of the first map's observer (:mod:`data_prep.latitude`) for the frame's solar
+    radius ``radius_px`` (pixels). (H, W, C) float32 in [-1, 1]; NaN where a map is NaN."""
+    channels = [euv_normalization.normalize(euv_map.data) for euv_map in euv_maps]
+    if latitude_channel:
+        channels.append(observer_latitude_plane(euv_maps[0], euv_maps[0].data.shape[0], radius_px))
+    return np.stack(channels, axis=-1)
+
+
 def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str, Any]:
     """Prepare and normalise one pair: the arguments of ``PairWriter.add``.
 
     Each EUV channel is prepared on its own (:func:`data_prep.prepare.prepare_map`:
     calibrated to DN/s, resampled, masked, its on-disk median scaled to
     ``euv_median_dn_s`` DN/s), then normalised (log10 of the clipped DN/s) and stacked in
-    the order of ``settings.input_channels`` into the (H, W, C) input. ``input_files``
+    the order of ``settings.input_channels`` into the (H, W, C) input, followed by the
+    latitude plane with ``settings.latitude_channel`` (:func:`input_image`). ``input_files``
     names one source file per channel in that order; ``input_header`` is the prepared
     header of the first channel's file; ``input_time`` its observation time.
     """
@@ -238,8 +258,8 @@ def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str,
         mask_radius_rsun=settings.magnetogram_mask_rsun,
     )
     return dict(
-        input_image=np.stack([normalization.normalize(euv_map.data) for normalization, euv_map
-                              in zip(settings.input_normalizations, euv_maps)], axis=-1),
+        input_image=input_image(euv_maps, settings.input_normalization, settings.radius_px,
+                                settings.latitude_channel),
         target_image=settings.target_normalization.normalize(magnetogram_map.data)[..., None],
         input_time=pair.euv_time, target_time=pair.magnetogram_time,
         input_files=[Path(path).name for path in pair.euv_paths],

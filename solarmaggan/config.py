@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from data_prep.atomic import write_json_atomically
+from data_prep.latitude import LATITUDE_CHANNEL, input_channel_names, input_normalizations
 from data_prep.normalization import Normalization, euv_normalization, magnetogram_normalization
 from data_prep.pairs import PairFile
 from data_prep.presets import load_preset
@@ -104,7 +105,7 @@ def save_config(config: dict[str, Any], path: str | os.PathLike) -> None:
 # settings added after the first runs were saved: a saved configuration without them gets
 # the seed's values (those of the kim2019 preset), which is what those runs used
 ADDED_SETTINGS = {
-    "data": ("disk_rsun",),
+    "data": ("disk_rsun", "latitude_channel"),
     "model": ("architecture", "downsamplings", "residual_blocks", "padding",
               "output_activation", "discriminator_scales", "upsampling"),
     "training": ("strategy", "adversarial_loss", "lambda_adversarial",
@@ -161,6 +162,14 @@ def data_normalizations(config: dict[str, Any]) -> tuple[Normalization, Normaliz
             magnetogram_normalization(data["magnetogram_limit_gauss"]))
 
 
+def model_input_channels(config: dict[str, Any]) -> list[str]:
+    """The names of the network's input channels: the EUV channels, then the latitude
+    channel with ``data.latitude_channel`` (:mod:`data_prep.latitude`)."""
+    data = config["data"]
+    return input_channel_names([channel["name"] for channel in data["input_channels"]],
+                               data["latitude_channel"])
+
+
 def disk_radius_px(config: dict[str, Any]) -> float:
     """Radius in pixels of the disk that every metric counts: ``data.disk_rsun`` of the
     solar radius ``data.radius_px``."""
@@ -177,14 +186,26 @@ def check_data(path: str | os.PathLike, config: dict[str, Any],
         problems = []
         if pairs.image_size != data["image_size"]:
             problems.append(f"image size {pairs.image_size}, the model needs {data['image_size']}")
-        if len(pairs.input_channels) != len(data["input_channels"]):
+        channels = model_input_channels(config)
+        latitude_in_file = LATITUDE_CHANNEL in pairs.input_channels
+        if latitude_in_file != data["latitude_channel"]:
+            problems.append(
+                f"input channels {pairs.input_channels}, the model needs {channels}: "
+                + ("the file has the latitude channel, the model does not use it"
+                   if latitude_in_file else "the model uses the latitude channel, the file "
+                   "lacks it (make the file with prep --latitude-channel, or a preset that "
+                   "sets data.latitude_channel)"))
+        elif len(pairs.input_channels) != len(channels):
             problems.append(f"{len(pairs.input_channels)} input channels {pairs.input_channels}, "
-                            f"the model needs {len(data['input_channels'])}")
+                            f"the model needs {len(channels)} {channels}")
+        elif pairs.input_normalization != input_normalizations(
+                euv, len(data["input_channels"]), data["latitude_channel"]):
+            problems.append(f"input normalisation {pairs.input_normalization}, the "
+                            f"configuration says {euv} for the EUV channels"
+                            + (" and the identity for the latitude channel"
+                               if data["latitude_channel"] else ""))
         if len(pairs.target_channels) != 1:
             problems.append(f"{len(pairs.target_channels)} target channels, the model needs 1")
-        if any(norm != euv for norm in pairs.input_normalization):
-            problems.append(f"input normalisation {pairs.input_normalization[0]}, the "
-                            f"configuration says {euv}")
         if pairs.target_normalization[0] != magnetogram:
             problems.append(f"target normalisation {pairs.target_normalization[0]}, the "
                             f"configuration says {magnetogram}")

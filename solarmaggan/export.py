@@ -11,7 +11,9 @@ Layout of an export folder (default ``saved_models/<run name>/``)::
     manifest.json              versions, signatures, normalisation, file sizes, parity
 
 SavedModel signatures (both take ``euv``: float32 (batch, H, W, C) in [-1, 1], the output
-of the run's preparation and EUV normalisation):
+of the run's preparation and EUV normalisation, :func:`data_prep.prep.input_image`; for a
+model with the latitude channel the last of the C channels is the latitude plane of the
+image's observer, which the client computes from the header, as the manifest says):
 
     ``serving_default``      -> ``magnetogram``: float32 (batch, H, W, 1) in [-1, 1]
     ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss, clipped to the
@@ -47,12 +49,13 @@ import keras
 import tensorflow as tf
 
 from solarmaggan._version import __version__
-from solarmaggan.config import data_normalizations
+from solarmaggan.config import data_normalizations, model_input_channels
 from solarmaggan.console import native_output_quieted
 from solarmaggan.model_files import load_trained_generator
 from solarmaggan.models.from_config import generator_from_config
 from solarmaggan.models.layers import dropout_seed_states, set_stochastic_inference
 
+AU_RSUN = 215.03  # 1 au in solar radii (the parity input's observer distance)
 TFLITE_VARIANTS = {"tflite": "fp32", "tflite-fp16": "fp16", "tflite-int8": "int8"}
 FORMATS = ("savedmodel", *TFLITE_VARIANTS, "all")
 # parity limits (max |difference| of normalised outputs in [-1, 1]), see the README
@@ -152,15 +155,19 @@ def run_tflite(path: Path, euv: np.ndarray) -> np.ndarray:
 
 
 def parity_input(config: dict[str, Any]) -> np.ndarray:
-    """A realistic normalised EUV image (toy Sun, seed 0), (1, H, W, C) float32."""
+    """A realistic normalised input (toy Sun, seed 0, in every EUV channel; with the
+    latitude channel, the plane seen from B0 = 5 deg at 1 au), (1, H, W, C) float32."""
+    from data_prep.latitude import sin_latitude_image
     from data_prep.toysun import make_toy_sun
 
     data = config["data"]
+    size, radius_px = int(data["image_size"]), float(data["radius_px"])
     euv_scaling, _ = data_normalizations(config)
-    sun = make_toy_sun(int(data["image_size"]), seed=0,
-                       rsun_fraction=float(data["radius_px"]) / int(data["image_size"]))
-    euv = euv_scaling.normalize(sun.euv_dn_s)[None, :, :, None]
-    return np.repeat(euv, len(data["input_channels"]), axis=-1).astype(np.float32)
+    sun = make_toy_sun(size, seed=0, rsun_fraction=radius_px / size)
+    channels = [euv_scaling.normalize(sun.euv_dn_s)] * len(data["input_channels"])
+    if data["latitude_channel"]:
+        channels.append(sin_latitude_image(size, radius_px, 5.0, AU_RSUN))
+    return np.stack(channels, axis=-1)[None].astype(np.float32)
 
 
 def _replace_folder(new: Path, target: Path) -> None:
@@ -226,8 +233,13 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
                          "keras": keras.__version__},
             "input": {"name": "euv", "dtype": "float32",
                       "shape": [None, data["image_size"], data["image_size"],
-                                len(data["input_channels"])],
-                      "channels": [c["name"] for c in data["input_channels"]]},
+                                len(model_input_channels(config))],
+                      "channels": model_input_channels(config),
+                      "latitude_channel": (
+                          "the last channel: sin(heliographic latitude) of each pixel seen "
+                          "from the image's observer (data_prep.latitude.sin_latitude_image "
+                          "with the header's B0 and distance), not normalised further"
+                          if data["latitude_channel"] else None)},
             "outputs": {
                 "serving_default": {
                     "name": "magnetogram", "dtype": "float32", "unit": "normalised",

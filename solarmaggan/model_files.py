@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from solarmaggan.config import load_config
+from solarmaggan.config import load_config, model_input_channels
 
 GENERATOR_FILES = {"best": "best_generator.keras", "last": "generator_last.keras"}
 
@@ -50,7 +50,7 @@ def load_trained_generator(model: str | os.PathLike, which: str = "best") -> tup
     config = load_config(config_file)
     generator = load_model(generator_file)
     data = config["data"]
-    expected = (data["image_size"], data["image_size"], len(data["input_channels"]))
+    expected = (data["image_size"], data["image_size"], len(model_input_channels(config)))
     if tuple(generator.input_shape[1:]) != expected:
         raise ValueError(
             f"{generator_file}: takes inputs of shape {tuple(generator.input_shape[1:])}, but "

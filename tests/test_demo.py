@@ -9,6 +9,7 @@ import sunpy.map
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from data_prep.latitude import sin_latitude_image
 from data_prep.pairs import PairFile
 from solarmaggan.demo import run_demo
 
@@ -30,6 +31,11 @@ def test_small_demo_runs_every_stage(small_demo):
     with PairFile(saved["stages"]["prep"]["pairs"]) as pairs:
         assert len(pairs) == 24 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))
         assert all(name.endswith(".fits") for name in pairs.text("input_files", 0))
+        # the latitude channel of the demo's preset, from each AIA file's B0
+        assert pairs.input_channels == ["AIA 304", "sin latitude"]
+        header = pairs.header(0, "input")
+        np.testing.assert_allclose(pairs.read(0)["input"][..., 1], sin_latitude_image(
+            64, 24.5, header["hglt_obs"], header["dsun_obs"] / header["rsun_ref"]), atol=1e-3)
     events = EventAccumulator(str(out / "run" / "logs" / "train"),
                               size_guidance={"tensors": 0})
     events.Reload()
@@ -62,9 +68,14 @@ def test_small_demo_runs_every_stage(small_demo):
             euvi.observer_coordinate.lon.to_value(u.deg))
         centre = generated.wcs.world_to_pixel(generated.center)
         np.testing.assert_allclose(centre, (31.5, 31.5), atol=1e-6)
+        b0 = euvi.observer_coordinate.lat.to_value(u.deg)
+        assert f"sin latitude: from the observer's B0 {b0:.3f} deg" in str(generated.meta["history"])
     export = saved["stages"]["export"]
     served = tf.saved_model.load(f"{export['folder']}/serving/1")
     assert "serving_default" in served.signatures
+    manifest = json.loads((out / "export" / "manifest.json").read_text())
+    assert manifest["input"]["channels"] == ["AIA 304", "sin latitude"]
+    assert manifest["input"]["shape"] == [None, 64, 64, 2]
     assert export["parity_max_abs"]["savedmodel"] <= 1e-5 and export["parity_max_abs"]["fp32"] <= 1e-4
 
 

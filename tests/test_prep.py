@@ -9,6 +9,7 @@ import pytest
 from astropy.io import fits
 from sunpy.data.test import get_test_filepath
 
+from data_prep.latitude import latitude_normalization, sin_latitude_image
 from data_prep.pairs import PairFile
 from data_prep.prep import PrepSettings, build_pair_file
 
@@ -96,13 +97,21 @@ def test_prep_command_line_in_parallel(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "data_prep", "prep", "--preset", "quick", "--euv", str(euv_dir),
          "--magnetogram", str(hmi_dir), "--out", str(out), "--image-size", str(SIZE),
-         "--radius-px", str(RADIUS), "--workers", "2"],
+         "--radius-px", str(RADIUS), "--workers", "2", "--latitude-channel"],
         capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert f"{len(MONTHS)} pairs" in run.stdout and "aia_171.fits" in run.stdout
     with PairFile(out) as pairs:
         assert len(pairs) == len(MONTHS)
+        # the latitude channel, from each AIA file's own observer keywords
+        assert pairs.input_channels == ["AIA 304", "sin latitude"]
+        assert pairs.input_normalization[1] == latitude_normalization()
+        for index in range(len(pairs)):
+            header = pairs.header(index, "input")
+            expected = sin_latitude_image(SIZE, RADIUS, header["hglt_obs"],
+                                          header["dsun_obs"] / header["rsun_ref"])
+            np.testing.assert_allclose(pairs.read(index)["input"][..., 1], expected, atol=1e-3)
     bad = subprocess.run(
         [sys.executable, "-m", "data_prep", "prep", "--preset", "nope", "--euv", str(euv_dir),
          "--magnetogram", str(hmi_dir), "--out", str(out)],

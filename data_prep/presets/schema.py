@@ -144,6 +144,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "disk_rsun": Setting("float", above=0, maximum=1,
                              meaning="the disk every metric counts, fraction of R_sun"),
         "input_channels": Setting("channels", meaning="EUV input channels, in order"),
+        "latitude_channel": Setting("bool", meaning="sin(heliographic latitude) of each pixel, "
+                                                    "from the observer's B0, as one more "
+                                                    "input channel"),
         "far_side_channels": Setting("channels", meaning="far-side EUV channels, in order"),
         "target_channel": Setting("channel", meaning="the magnetogram channel"),
         "magnetogram_limit_gauss": Setting("float", above=0, meaning="clip limit, G"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from solarmaggan.config import model_input_channels
 from solarmaggan.models.discriminator import build_discriminator
 from solarmaggan.models.generator import build_generator
 from solarmaggan.models.pix2pixhd import build_hd_generator, build_multiscale_discriminator
@@ -22,7 +23,7 @@ def _common(config: dict[str, Any]) -> dict[str, Any]:
     precision and normalisation."""
     data = config["data"]
     return {"image_size": int(data["image_size"]),
-            "input_channels": len(data["input_channels"]),
+            "input_channels": len(model_input_channels(config)),
             "precision": config["training"]["precision"], "norm": config["model"]["norm"]}
 
 
