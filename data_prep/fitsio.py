@@ -206,3 +206,48 @@ def _fits_cards(meta: Any) -> list[tuple[str, Any]]:
         if len(key) <= 8 or key.upper().startswith("HIERARCH"):
             cards.append((key.upper(), value))
     return cards
+
+
+#: FITS binary-table column formats of the numpy dtypes a layer may have
+_LAYER_FORMATS = {np.dtype(np.int16): "I", np.dtype(np.int32): "J", np.dtype(np.float32): "E",
+                  np.dtype(np.float64): "D"}
+
+
+def layer_hdu(name: str, values: np.ndarray, unit: str = "", meaning: str = "") -> fits.BinTableHDU:
+    """A per-pixel layer (a 2-D (rows, columns) array on the primary HDU's grid, or a stack
+    (n, rows, columns) of them) as a one-row binary table named ``name`` whose one cell holds
+    the array (TDIM). A table, not an image extension: ``sunpy.map.Map(file)`` then still
+    opens the file as its one primary map (with image extensions it returns a list of maps).
+    ``values`` must be int16, int32, float32 or float64."""
+    values = np.asarray(values)
+    if values.dtype not in _LAYER_FORMATS:
+        raise ValueError(f"layer {name}: dtype {values.dtype} is not one of "
+                         f"{', '.join(str(d) for d in _LAYER_FORMATS)}")
+    dim = "(" + ",".join(str(n) for n in reversed(values.shape)) + ")"
+    column = fits.Column(name=name, format=f"{values.size}{_LAYER_FORMATS[values.dtype]}",
+                         unit=unit or None, dim=dim, array=values[None])
+    hdu = fits.BinTableHDU.from_columns([column], name=name)
+    if meaning:
+        hdu.header["COMMENT"] = meaning
+    hdu.header["COMMENT"] = ("one row; the cell is the layer on the primary HDU's grid "
+                             "(TDIM: columns, rows[, layers])")
+    return hdu
+
+
+def read_layers(path: str | os.PathLike, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The layers (:func:`layer_hdu`) of a FITS file: ``{name: array}`` for ``names`` (None:
+    every layer the file has), each as written ((rows, columns) or (n, rows, columns)), in
+    native byte order.
+
+    Raises:
+        FitsInputError: a named layer is missing, naming the file and the layer.
+    """
+    with fits.open(path) as hdus:
+        present = [hdu.name for hdu in hdus[1:] if isinstance(hdu, fits.BinTableHDU)
+                   and hdu.columns.names == [hdu.name]]
+        missing = [name for name in names or () if name not in present]
+        if missing:
+            raise FitsInputError(f"{path}: no {', '.join(missing)} layer (the file has "
+                                 f"{', '.join(present) or 'none'})")
+        layers = {name: np.asarray(hdus[name].data[name][0]) for name in names or present}
+        return {name: array.astype(array.dtype.newbyteorder("=")) for name, array in layers.items()}

@@ -158,14 +158,48 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, batch_size: bool = True,
-                        required: bool = True) -> None:
-    """``--model`` (a run directory or generator file) and, optionally, ``--batch-size``:
-    the options shared by every command that runs a trained generator."""
-    parser.add_argument("--model", required=required,
+                        required: bool = True, ensemble: bool = False) -> None:
+    """``--model`` (a run directory or generator file; with ``ensemble`` it may be given
+    more than once) and, optionally, ``--batch-size``: the options shared by every command
+    that runs a trained generator."""
+    parser.add_argument("--model", required=required, action="append" if ensemble else "store",
                         help="run directory (its best generator) or generator .keras file "
-                             "(config.json beside it)")
+                             "(config.json beside it)" + (
+                                 "; repeat it for an ensemble (with --samples)" if ensemble
+                                 else ""))
     if batch_size:
         parser.add_argument("--batch-size", type=int, default=4, help="images a batch")
+
+
+def sample_count(text: str) -> int:
+    """``--samples``: an integer >= 2 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}")
+    return value
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--samples``, ``--dropout`` and ``--seed``: per-pixel uncertainty from samples
+    (Monte Carlo dropout and/or an ensemble of ``--model``s; solarmaggan.sampling)."""
+    parser.add_argument("--samples", type=sample_count, default=None, metavar="N",
+                        help="draw N magnetograms an input (dropout active, and/or one "
+                             "--model after another) and report their spread")
+    parser.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=None,
+                        help="dropout active while sampling (default: when the models have it)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks")
+
+
+def resolve_models(models: list[str]) -> list[str]:
+    """Check every ``--model`` of a command before TensorFlow loads."""
+    from solarmaggan.model_files import resolve_model_path
+
+    for model in models:
+        resolve_model_path(model)
+    return models
 
 
 def existing_file(path: str, what: str) -> Path:
@@ -192,7 +226,16 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="export folder (saved_models/<run name>)")
     parser.add_argument("--which", choices=["best", "last"], default="best",
                         help="a run directory's best or last generator (best)")
+    parser.add_argument("--samples", type=export_samples, default=None, metavar="N",
+                        help="passes of the magnetogram_samples signature (Monte Carlo "
+                             "dropout; default 10 for models with dropout; 0: no such "
+                             "signature)")
     parser.set_defaults(handler=run_export)
+
+
+def export_samples(text: str) -> int:
+    """``export --samples``: 0 (no samples signature) or an integer >= 2 (argparse type)."""
+    return 0 if text.strip() == "0" else sample_count(text)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -202,7 +245,7 @@ def run_export(args: argparse.Namespace) -> int:
     load_tensorflow()
     from solarmaggan.export import export
 
-    manifest = export(args.model, args.out, args.format, args.which)
+    manifest = export(args.model, args.out, args.format, args.which, samples=args.samples)
     print(f"exported {manifest['source_model']} to {manifest['out']}")
     for name, size in manifest["files_bytes"].items():
         print(f"  {name}: {size / 2**20:.1f} MiB")
@@ -214,7 +257,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser, required=False)  # --model and --data: the HDF5 mode
+    add_model_arguments(parser, required=False, ensemble=True)  # with --data: the HDF5 mode
     parser.add_argument("--data", help="HDF5 pair file (with --model)")
     parser.add_argument("--generated", metavar="DIR",
                         help="FITS mode, with --truth instead of --model/--data: folder of "
@@ -240,13 +283,12 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="|B| counted in fluxes, G (as the original)")
     parser.add_argument("--deproject", action="store_true", help="fluxes de-projected by 1/mu")
     parser.add_argument("--tensorboard", action="store_true", help="also write OUT/logs")
+    add_sampling_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from solarmaggan.model_files import resolve_model_path
-
     if args.generated is not None or args.truth is not None:
         return run_evaluate_fits(args)
     if args.model is None or args.data is None:
@@ -254,19 +296,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
                          "--truth (magnetogram FITS files)")
     if args.tolerance_s is not None:
         raise ValueError("--tolerance-s is for FITS files (--generated and --truth)")
-    resolve_model_path(args.model)
+    models = resolve_models(args.model)
+    if len(models) > 1 and args.samples is None:
+        raise ValueError("several --model (an ensemble) need --samples")
     check_pair_file(args.data)
     load_tensorflow()
-    from solarmaggan.evaluate import evaluate, summary_table
+    from solarmaggan.evaluate import evaluate, summary_table, uncertainty_table
 
     report = evaluate(
-        args.model, args.data, args.out, split=args.split, batch_size=args.batch_size,
+        models, args.data, args.out, split=args.split, batch_size=args.batch_size,
         examples=args.examples, tensorboard=args.tensorboard, progress=not args.quiet,
         disk_fraction=args.disk_fraction, bin_factor=args.bin_factor,
         active_threshold_gauss=args.active_threshold_gauss,
         flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
+        samples=args.samples, dropout=args.dropout, seed=args.seed,
     )
     print(summary_table(report))
+    if "uncertainty" in report:
+        print(uncertainty_table(report))
     print(f"report: {args.out}/report.json; figures: {', '.join(report['figures'])}")
     return 0
 
@@ -281,19 +328,24 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
                          "(an HDF5 split)")
     if args.generated is None or args.truth is None:
         raise ValueError("--generated and --truth go together")
+    if args.dropout is not None:
+        raise ValueError("--dropout is for sampling a model (--model and --data); the FITS "
+                         "mode reads the samples generate --samples --keep-samples wrote")
     read_inputs(args.generated, args.truth)
     load_tensorflow()
-    from solarmaggan.evaluate import summary_table
+    from solarmaggan.evaluate import summary_table, uncertainty_table
     from solarmaggan.evaluate_fits import evaluate_fits
 
     report = evaluate_fits(
         args.generated, args.truth, args.out, disk_fraction=args.disk_fraction,
         bin_factor=args.bin_factor, examples=args.examples, progress=not args.quiet,
-        tolerance_s=args.tolerance_s,
+        tolerance_s=args.tolerance_s, samples=args.samples,
         tensorboard=args.tensorboard, active_threshold_gauss=args.active_threshold_gauss,
         flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
     )
     print(summary_table(report))
+    if "uncertainty" in report:
+        print(uncertainty_table(report))
     for entry in report["unmatched"]:
         print(f"unmatched: {entry['reason']}")
     print(f"{len(report['per_image'])} pairs, {len(report['unmatched'])} generated files "
@@ -308,7 +360,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EUVI or AIA FITS files or folders: 304 A for a one-channel "
                              "model; 304, 195 (EUVI) or 193 (AIA) and 171 A for a "
                              "three-channel model (grouped by header time)")
-    add_model_arguments(parser)
+    add_model_arguments(parser, ensemble=True)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--off-disk", choices=["nan", "zero"], default="nan",
@@ -320,23 +372,31 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="three-channel models: largest time difference within a set of "
                              "files, seconds (default: the model's pair_tolerance_s; EUVI 171 "
                              "is often taken only every 2 hours)")
+    add_sampling_arguments(parser)
+    parser.add_argument("--keep-samples", action="store_true",
+                        help="with --samples: also write the samples (SAMPLES extension)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from data_prep.pairing import require_fits_files
-    from solarmaggan.model_files import resolve_model_path
 
-    resolve_model_path(args.model)
+    models = resolve_models(args.model)
+    if len(models) > 1 and args.samples is None:
+        raise ValueError("several --model (an ensemble) need --samples")
+    if args.keep_samples and args.samples is None:
+        raise ValueError("--keep-samples needs --samples")
     require_fits_files(args.inputs)
     load_tensorflow()
     from solarmaggan.generate import generate
 
-    report = generate(args.model, args.inputs, args.out, batch_size=args.batch_size,
+    report = generate(models, args.inputs, args.out, batch_size=args.batch_size,
                       overwrite=args.overwrite, off_disk=args.off_disk,
                       quicklook=not args.no_quicklook, any_wavelength=args.any_wavelength,
-                      progress=not args.quiet, tolerance_s=args.tolerance_s)
+                      progress=not args.quiet, tolerance_s=args.tolerance_s,
+                      samples=args.samples, dropout=args.dropout,
+                      keep_samples=args.keep_samples, seed=args.seed)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

@@ -10,18 +10,23 @@ Stages (each reported on the console and in ``DIR/summary.json``):
 2. prep: the AIA and HMI files paired by time, calibrated, aligned, normalised into the
    HDF5 pair format, with the latitude channel (``solarmaggan prep``, the
    ``quick_latitude`` preset: ``quick``'s frame plus sin(latitude) from each image's B0);
-3. train: the ``quick_latitude`` preset for 2,500 steps (TensorBoard logs, checkpoints,
+3. train: the ``quick_latitude`` preset for 2,000 steps (TensorBoard logs, checkpoints,
    best generator);
-4. evaluate: the held-out test months, near side (pixel CC on the disk, SSIM, RMSE, flux);
+4. evaluate: the held-out test months, near side (pixel CC on the disk, SSIM, RMSE, flux),
+   with ``SAMPLES`` Monte Carlo dropout samples an image: the spread scale fitted on the
+   validation month and stored with the model, coverage of the truth by +-1 sigma
+   (``coverage_1sigma``);
 5. generate: far-side magnetograms (FITS + PNG) from the STEREO EUVI files of the
-   held-out months;
+   held-out months, with their samples and uncertainty (``generate --samples
+   --keep-samples``);
 6. far side: those magnetograms against the truth each spacecraft would have measured
-   (``solarmaggan evaluate --generated --truth``);
+   (``solarmaggan evaluate --generated --truth --samples``; ``far_side_coverage_1sigma``);
 7. corona: the experiment of Jeong et al. (2020) at test-month times
    (:mod:`solarmaggan.fullsun.experiment`): synchronic maps (a) the truth, (b) HMI + a
    27-day synoptic far side, (c) HMI + the AI far side, (d) HMI + the true far side, each
    through PFSS, compared with the truth (``summary.json``: ``corona``; the first time's
-   maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``);
+   maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``, solved
+   for each sample too: the open-field probability, ``DIR/corona/pfss_ai/open_probability.fits``);
 8. export: SavedModel and TFLite, with parity checked;
 9. the summary: where everything is, ``pixel_cc`` (near side) and ``far_side_pixel_cc``.
 
@@ -42,10 +47,10 @@ from data_prep.splits import SplitRule
 
 SETTINGS = {
     # campaign (detector pixels, days, times, far-side cadence), prep frame, preset overrides
-    # 2,500 steps of the quick preset's 3,000: the demo stays within 15 minutes on a 2-core
-    # AMD EPYC VM (3.45 steps/s; an Intel Xeon with AMX VM trains at 4.5 steps/s)
+    # 2,000 steps of the preset's 3,000: the demo stays within 15 minutes on the slower
+    # 2-core AMD EPYC VMs (3.1-3.45 steps/s; an Intel Xeon with AMX VM trains at 4.5 steps/s)
     "full": {"size": 512, "days": 365.0, "times": 96, "far_side_every": 2, "frame": None,
-             "overrides": ["training.steps=2500"], "corona": {"times": 2, "shape": (90, 180), "nr": 25,
+             "overrides": ["training.steps=2000"], "corona": {"times": 2, "shape": (90, 180), "nr": 25,
                                          "seeds": (90, 46)}},
     "small": {"size": 128, "days": 365.0, "times": 24, "far_side_every": 1, "frame": (64, 24.5),
               "overrides": [
@@ -59,6 +64,8 @@ OBSERVERS = ("earth", "stereo-a", "stereo-b")
 # quick with the latitude channel: without it the test months' B0 (+6.5 deg against the
 # training months' -2.1 deg) costs the near side its equatorial polarities (docs/benchmarks.md)
 PRESET = "quick_latitude"
+# samples an image for the per-pixel uncertainty (Monte Carlo dropout)
+SAMPLES = 10
 
 
 def held_out_far_side(campaign: Path, record: dict[str, Any], split_rule: SplitRule) -> list[Path]:
@@ -82,7 +89,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     from data_prep.prep import PrepSettings, build_pair_file, summary_text
     from data_prep.toysun.campaign import CampaignSettings, run_campaign
     from solarmaggan.config import resolve_config
-    from solarmaggan.evaluate import evaluate, summary_table
+    from solarmaggan.evaluate import evaluate, summary_table, uncertainty_table
     from solarmaggan.evaluate_fits import evaluate_fits
     from solarmaggan.export import export
     from solarmaggan.fullsun.experiment import ExperimentSettings, comparison_table, run_experiment
@@ -127,20 +134,26 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
                                   "seconds": round(time.monotonic() - start, 1)}
 
     start = _stage("evaluate: the held-out test months, near side", 4, total)
-    report = evaluate(out / "run", pairs, out / "evaluation", split="test", progress=progress)
+    report = evaluate(out / "run", pairs, out / "evaluation", split="test", progress=progress,
+                      samples=SAMPLES, seed=seed)
     print(summary_table(report))
+    print(uncertainty_table(report))
     scores = report["aggregate"]
     summary["pixel_cc"] = scores["pixel_cc_mean"]
+    summary["coverage_1sigma"] = scores["coverage_1sigma"]
     summary["stages"]["evaluate"] = {
         "report": str(out / "evaluation" / "report.json"),
         "pixel_cc": scores["pixel_cc_mean"], "pixel_cc_binned": scores["pixel_cc_binned_mean"],
         "ssim": scores["ssim_mean"], "rmse_gauss": scores["rmse_gauss_mean"],
-        "flux_cc": scores.get("flux_cc"), "seconds": round(time.monotonic() - start, 1)}
+        "flux_cc": scores.get("flux_cc"), "uncertainty": report["uncertainty"]["summary"],
+        "uncertainty_scale": report["uncertainty"]["scale"],
+        "seconds": round(time.monotonic() - start, 1)}
 
     start = _stage("generate: far-side magnetograms from STEREO EUVI (held-out months)", 5, total)
     far_side = held_out_far_side(campaign, record, prep_settings.split_rule)
     generated = generate(out / "run", far_side, out / "far_side_magnetograms",
-                         overwrite=True, progress=progress)
+                         overwrite=True, progress=progress, samples=SAMPLES, keep_samples=True,
+                         seed=seed)
     if generated["failed"]:
         raise RuntimeError(f"far-side generation failed: {generated['failed']}")
     summary["stages"]["generate"] = {"inputs": [str(path) for path in far_side],
@@ -149,16 +162,19 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
 
     start = _stage("far side: generated magnetograms against the truth", 6, total)
     far_report = evaluate_fits(out / "far_side_magnetograms", campaign / "truth",
-                               out / "far_side_evaluation", progress=progress)
+                               out / "far_side_evaluation", progress=progress, samples=SAMPLES)
     print(summary_table(far_report))
+    print(uncertainty_table(far_report))
     far_scores = far_report["aggregate"]
     summary["far_side_pixel_cc"] = far_scores["pixel_cc_mean"]
+    summary["far_side_coverage_1sigma"] = far_scores["coverage_1sigma"]
     summary["stages"]["far_side"] = {
         "report": str(out / "far_side_evaluation" / "report.json"),
         "pairs": len(far_report["per_image"]), "unmatched": len(far_report["unmatched"]),
         "pixel_cc": far_scores["pixel_cc_mean"],
         "pixel_cc_binned": far_scores["pixel_cc_binned_mean"],
         "rmse_gauss": far_scores["rmse_gauss_mean"], "flux_cc": far_scores.get("flux_cc"),
+        "uncertainty": far_report["uncertainty"]["summary"],
         "seconds": round(time.monotonic() - start, 1)}
 
     start = _stage("corona: synchronic maps and PFSS, AI far side against the truth", 7, total)
@@ -171,6 +187,16 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     write_json_atomically(out / "corona.json", corona, default=str)
     summary["corona"] = {"times": corona["times"], "mean": corona["mean"],
                          "gap_closed": corona["gap_closed"]}
+    example = corona["example_pfss"] or {}
+    if "open_probability" in example:
+        summary["corona"]["open_probability"] = {
+            "file": str(out / "corona" / "pfss_ai" / "open_probability.fits"),
+            **example["open_probability"],
+            "hcs_latitude_spread_deg": example.get("hcs_latitude_spread_deg")}
+        print(f"open-field probability of (c) over {example['samples']} samples: "
+              + ", ".join(f"{key} {value:.3f}" for key, value in example["open_probability"].items()
+                          if isinstance(value, float))
+              + f"; current-sheet latitude spread {example.get('hcs_latitude_spread_deg') or float('nan'):.2f} deg")
     summary["stages"]["corona"] = {"report": str(out / "corona.json"),
                                    "seconds": round(time.monotonic() - start, 1)}
 
@@ -185,9 +211,11 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     write_json_atomically(out / "summary.json", summary, default=str)
     print(f"campaign FITS:       {campaign}\npair file:           {pairs}\n"
           f"run directory:       {out / 'run'}\n"
-          f"near side:           {out / 'evaluation'} (held-out pixel CC {summary['pixel_cc']:.3f})\n"
+          f"near side:           {out / 'evaluation'} (held-out pixel CC {summary['pixel_cc']:.3f}, "
+          f"coverage at +-1 sigma {summary['coverage_1sigma']:.3f})\n"
           f"far side:            {out / 'far_side_evaluation'} (pixel CC against the truth "
-          f"{summary['far_side_pixel_cc']:.3f})\n"
+          f"{summary['far_side_pixel_cc']:.3f}, coverage at +-1 sigma "
+          f"{summary['far_side_coverage_1sigma']:.3f})\n"
           f"corona:              {out / 'corona.json'} (synchronic maps + PFSS: "
           f"{out / 'corona'})\n"
           f"far-side FITS + PNG: {out / 'far_side_magnetograms'}\nexports:             "

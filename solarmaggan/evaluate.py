@@ -29,19 +29,24 @@ import functools
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from data_prep.atomic import write_json_atomically
-from data_prep.geometry import RSUN_REF_M, binned_disk_mask, block_mean
+from data_prep.geometry import RSUN_REF_M, binned_disk_mask, block_mean, disk_mask
 from data_prep.pairs import PairFile
 from data_prep.progress import Progress
 from solarmaggan.config import check_data, data_normalizations
 from solarmaggan.data import make_dataset
-from solarmaggan.metrics import aggregate, compare_magnetograms, pixel_area_cm2
-from solarmaggan.model_files import load_trained_generator
-from solarmaggan.plotting import colour_panel, examples_figure, flux_figure, scatter_figure
+from solarmaggan.metrics import (FLUX_THRESHOLD_GAUSS, aggregate, compare_magnetograms,
+                                  pixel_area_cm2)
+from solarmaggan.model_files import as_model_list, load_models, write_calibration
+from solarmaggan.plotting import (colour_panel, examples_figure, flux_figure, scatter_figure,
+                                  spread_skill_figure)
+from solarmaggan.sampling import check_samples, draw_samples, sampling_method
+from solarmaggan.uncertainty import (apply_scale, calibration_report, fit_scale, flux_interval,
+                                     sample_summary)
 
 
 def sample_pixel_area_cm2(header: dict[str, Any]) -> float | None:
@@ -57,7 +62,7 @@ def sample_pixel_area_cm2(header: dict[str, Any]) -> float | None:
 
 
 def evaluate(
-    model: str | os.PathLike,
+    model: str | os.PathLike | Sequence[str | os.PathLike],
     data_path: str | os.PathLike,
     out: str | os.PathLike,
     split: str = "test",
@@ -67,6 +72,9 @@ def evaluate(
     progress: bool = True,
     disk_fraction: float | None = None,
     bin_factor: int = 8,
+    samples: int | None = None,
+    dropout: bool | None = None,
+    seed: int = 0,
     **metric_options: Any,
 ) -> dict[str, Any]:
     """Evaluate a run directory's best generator (or a generator file) on ``split`` of
@@ -76,8 +84,29 @@ def evaluate(
     ``data.disk_rsun``). ``bin_factor`` and ``metric_options`` (active_threshold_gauss,
     flux_threshold_gauss, deproject) go to :func:`compare_magnetograms`; SSIM maps every
     image with the same range, the data's clip limit (+-100 G for kim2019). Only the
-    split read must hold samples."""
-    generator, config, model_file = load_trained_generator(model)
+    split read must hold samples.
+
+    With ``samples`` N (``model`` may then be several: an ensemble), each image gets N
+    samples (:func:`solarmaggan.sampling.draw_samples`, ``dropout`` and ``seed`` as
+    there): the metrics score their mean, and ``report["uncertainty"]`` holds their
+    calibration (:func:`solarmaggan.uncertainty.calibration_report`: coverage of the
+    truth by +-1 and +-2 sigma on the disk, raw and 8x8 binned, CRPS, spread-skill, drawn
+    in spread_skill.png) before and after one scale factor fitted on the validation split
+    (:func:`solarmaggan.uncertainty.fit_scale`) and stored with the (first) model
+    (:func:`solarmaggan.model_files.write_calibration`, used by ``generate``), and the
+    fraction of images whose true unsigned flux lies in the samples' 68 % range."""
+    models = as_model_list(model)
+    generators, config, model_file = load_models(models)
+    method = None
+    if samples is not None:
+        method = sampling_method(generators, dropout)
+        samples = check_samples(samples, len(generators), method)
+        if method == "deterministic":
+            raise ValueError(f"{model_file}: one model without dropout has no spread to "
+                             "calibrate; sample with dropout or an ensemble of --models")
+        check_data(data_path, config, splits=(split, "val"))
+    elif len(generators) > 1:
+        raise ValueError("several models (an ensemble) need samples")
     check_data(data_path, config, splits=(split,))
     disk = float(config["data"]["disk_rsun"] if disk_fraction is None else disk_fraction)
     _, magnetogram_scaling = data_normalizations(config)
@@ -89,26 +118,48 @@ def evaluate(
         headers = [pairs.header(int(i), "target") for i in indices]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    disk_pixels = disk_mask(int(config["data"]["image_size"]), disk * float(radius_px))
+    draw = functools.partial(_generated_samples, generators, samples, dropout, seed,
+                             magnetogram_scaling, config)
+    scale = None
+    if samples is not None:
+        scale = _fit_scale(draw, data_path, disk_pixels, batch_size, progress)
+        write_calibration(models[0], method, {
+            "scale": scale, "samples": samples, "seed": seed, "fitted_on": "val",
+            "data": str(data_path), "models": [str(m) for m in models]})
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
     records, shown = [], []
     scatter: tuple[list, list] = ([], [])
-    position = 0
-    for euv, magnetogram in make_dataset(data_path, split, batch_size=batch_size,
-                                         shuffle=False, augment=False):
-        generated = np.asarray(generator(euv, training=False))
-        true_gauss = magnetogram_scaling.denormalize(magnetogram.numpy())[..., 0]
-        generated_gauss = magnetogram_scaling.denormalize(generated)[..., 0]
-        for row in range(generated.shape[0]):
-            index = int(indices[position])
-            area = sample_pixel_area_cm2(headers[position])
-            scores = score_pair(true_gauss[row], generated_gauss[row], radius_px, area, scatter,
-                                disk=disk, bin_factor=bin_factor, limit=limit, **metric_options)
-            records.append({"index": index, "time": times[index], **scores})
-            if len(shown) < examples:
-                shown.append((euv.numpy()[row, ..., 0], true_gauss[row], generated_gauss[row],
-                              times[index][:16]))
-            position += 1
-            bar.update()
+
+    def scored_pairs():
+        """Score each image of the split (the samples' mean with ``samples``), yielding
+        (truth, samples) for the calibration."""
+        position = 0
+        for euv, true_gauss, drawn in draw(data_path, split, batch_size):
+            generated_gauss = drawn.mean(axis=0)
+            for row in range(true_gauss.shape[0]):
+                index = int(indices[position])
+                area = sample_pixel_area_cm2(headers[position])
+                scores = score_pair(true_gauss[row], generated_gauss[row], radius_px, area,
+                                    scatter, disk=disk, bin_factor=bin_factor, limit=limit,
+                                    **metric_options)
+                if samples is not None and area is not None:
+                    scores.update(flux_interval_scores(drawn[:, row], true_gauss[row], scale,
+                                                        area, disk_pixels, metric_options))
+                records.append({"index": index, "time": times[index], **scores})
+                if len(shown) < examples:
+                    shown.append((euv[row, ..., 0], true_gauss[row], generated_gauss[row],
+                                  times[index][:16]))
+                position += 1
+                bar.update()
+                yield true_gauss[row], drawn[:, row]
+
+    if samples is None:
+        for _ in scored_pairs():
+            pass
+    else:
+        calibration = calibration_report(scored_pairs(), disk_pixels, scale=scale,
+                                         factor=bin_factor)
     bar.close()
     report = {
         "model": str(model_file), "data": str(data_path), "split": split,
@@ -117,11 +168,97 @@ def evaluate(
                      "magnetogram_limit_gauss": limit, **metric_options},
         "aggregate": aggregate(records), "per_image": records,
     }
+    if samples is not None:
+        report["uncertainty"] = uncertainty_summary(
+            method, samples, seed, models, scale, calibration, records)
+        report["aggregate"].update(report["uncertainty"]["summary"])
+        spread_skill_figure(out / "spread_skill.png", {
+            "as sampled": calibration["raw"]["pixel"]["spread_skill"],
+            f"x {scale:.3g} (fitted on val)": calibration["scaled"]["pixel"]["spread_skill"]},
+            f"{split} split, {samples} samples ({method}), disk pixels")
     write_report(out, report, scatter, shown, limit)
     if tensorboard:
         _write_tensorboard(out / "logs", report["aggregate"],
                            [colour_panel(*example[:3], limit) for example in shown])
     return report
+
+
+def _generated_samples(generators: list[Any], samples: int | None, dropout: bool | None,
+                       seed: int, magnetogram_scaling: Any, config: dict[str, Any],
+                       data_path: str | os.PathLike, split: str, batch_size: int):
+    """(euv (B, H, W, C) normalised, truth (B, H, W) G, samples (N, B, H, W) G) batches of
+    ``split``: N = ``samples`` draws, or the one deterministic output (N = 1)."""
+    modes = [config["model"]["stochastic_inference"]] * len(generators)
+    for batch, (euv, magnetogram) in enumerate(make_dataset(
+            data_path, split, batch_size=batch_size, shuffle=False, augment=False)):
+        euv = euv.numpy()
+        if samples is None:
+            generated = np.asarray(generators[0](euv, training=False))[None]
+        else:
+            generated = draw_samples(generators, euv, samples, dropout=dropout,
+                                     seed=seed + 10_000 * batch, stochastic_inference=modes)
+        yield (euv, magnetogram_scaling.denormalize(magnetogram.numpy())[..., 0],
+               magnetogram_scaling.denormalize(generated)[..., 0])
+
+
+def _fit_scale(draw: Callable, data_path: str | os.PathLike, disk_pixels: np.ndarray,
+               batch_size: int, progress: bool) -> float:
+    """The spread scale fitted on the validation split (:func:`fit_scale`: +-1 sigma then
+    covers 68.27 % of the disk pixels)."""
+    truths, means, sigmas = [], [], []
+    with PairFile(data_path) as pairs:
+        bar = Progress(len(pairs.split_indices("val")), "fit the spread on val", unit="images",
+                       enabled=progress)
+    for _, true_gauss, drawn in draw(data_path, "val", batch_size):
+        mean, sigma = sample_summary(drawn)
+        truths += list(true_gauss)
+        means += list(mean)
+        sigmas += list(sigma)
+        bar.update(len(true_gauss))
+    bar.close()
+    return fit_scale(truths, means, sigmas, disk_pixels)
+
+
+def flux_interval_scores(drawn: np.ndarray, true_gauss: np.ndarray, scale: float,
+                         area_cm2: float, disk_pixels: np.ndarray,
+                         metric_options: dict[str, Any]) -> dict[str, Any]:
+    """The unsigned flux (Mx, |B| above the flux threshold, on the disk) of the samples
+    ``drawn`` (N, H, W) G spread by ``scale``: median and 68 % range, and whether the
+    truth's lies in it. Shared with the FITS mode."""
+    threshold = float(metric_options.get("flux_threshold_gauss", FLUX_THRESHOLD_GAUSS))
+    interval = flux_interval(apply_scale(drawn, scale), area_cm2, disk_pixels,
+                             threshold_gauss=threshold)
+    true_flux = flux_interval(true_gauss[None], area_cm2, disk_pixels,
+                              threshold_gauss=threshold)["median_mx"]
+    return {"unsigned_flux_median_mx": interval["median_mx"],
+            "unsigned_flux_68_mx": [interval["low_mx"], interval["high_mx"]],
+            "unsigned_flux_true_in_68": bool(interval["low_mx"] <= true_flux
+                                             <= interval["high_mx"])}
+
+
+def uncertainty_summary(method: str, samples: int, seed: int | None, models: list,
+                        scale: Any, calibration: dict[str, Any], records: list[dict],
+                        scaled: str = "scaled") -> dict[str, Any]:
+    """``report["uncertainty"]``: how the samples were drawn, their calibration
+    (:func:`solarmaggan.uncertainty.calibration_report`) and the headline figures
+    (``summary``, also put in the aggregate) from its ``scaled`` part ("scaled": after the
+    scale fitted on the validation split; "raw": the samples as they came, e.g. files
+    written with the scale already applied). Shared with the FITS mode."""
+    inside = [r["unsigned_flux_true_in_68"] for r in records if "unsigned_flux_true_in_68" in r]
+    scaled, raw = calibration[scaled], calibration["raw"]
+    return {
+        "method": method, "samples": samples, "seed": seed,
+        "models": [str(m) for m in models], "scale": scale,
+        "scale_fitted_on": "val" if "scaled" in calibration else None,
+        "calibration": calibration,
+        "summary": {
+            "coverage_1sigma": scaled["pixel"]["coverage_1sigma"],
+            "coverage_2sigma": scaled["pixel"]["coverage_2sigma"],
+            "coverage_1sigma_raw": raw["pixel"]["coverage_1sigma"],
+            "coverage_1sigma_binned": scaled["binned"]["coverage_1sigma"],
+            "crps_gauss": scaled["pixel"]["crps_gauss"],
+            "flux_true_in_68": float(np.mean(inside)) if inside else None},
+    }
 
 
 @functools.lru_cache(maxsize=8)
@@ -222,3 +359,34 @@ def summary_table(report: dict[str, Any]) -> str:
                           else "n/a" for v in values)
         lines.append(f"| {label} | {text} |")
     return "\n".join(lines)
+
+
+def uncertainty_table(report: dict[str, Any]) -> str:
+    """The calibration of a report with samples (``report["uncertainty"]``) as a Markdown
+    table: coverage of the truth by +-1 and +-2 sigma (Gaussian: 0.683, 0.954), raw and
+    8x8 binned, CRPS, mean sigma and RMSE, as sampled and, where a scale was fitted, after
+    it; and how often the true unsigned flux lies in the samples' 68 % range."""
+    uncertainty = report["uncertainty"]
+    calibration = uncertainty["calibration"]
+    parts = [("as sampled", calibration["raw"])]
+    if "scaled" in calibration:
+        parts.append((f"x {uncertainty['scale']:.3g} (val)", calibration["scaled"]))
+    title = (f"{uncertainty['samples']} samples ({uncertainty['method']})")
+    lines = [f"| {title} | " + " | ".join(label for label, _ in parts) + " |",
+             "|---|" + "---|" * len(parts)]
+    rows = [("coverage +-1 sigma (0.683)", "pixel", "coverage_1sigma", "{:.3f}"),
+            ("coverage +-2 sigma (0.954)", "pixel", "coverage_2sigma", "{:.3f}"),
+            (f"coverage +-1 sigma, {calibration['bin_factor']}x binned", "binned",
+             "coverage_1sigma", "{:.3f}"),
+            ("CRPS [G]", "pixel", "crps_gauss", "{:.2f}"),
+            ("mean sigma / RMSE [G]", "pixel", ("mean_sigma_gauss", "rmse_gauss"), "{:.2f}")]
+    for label, level, keys, form in rows:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        cells = [" / ".join(form.format(part[level][key]) for key in keys) for _, part in parts]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    inside = uncertainty["summary"].get("flux_true_in_68")
+    if inside is not None:
+        lines.append(f"| true unsigned flux in the 68 % range | {inside:.2f} |"
+                     + " |" * (len(parts) - 1))
+    return "\n".join(lines)
+

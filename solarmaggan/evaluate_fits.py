@@ -56,12 +56,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_prep.fitsio import FitsInputError, is_los_magnetogram, observation_time, read_header
+from data_prep.fitsio import (FitsInputError, check_observer, is_los_magnetogram,
+                              observation_time, read_header)
 from data_prep.geometry import DISK_RSUN, radial_distance, resample_to_frame
 from data_prep.pairing import FITS_SUFFIXES, require_fits_files
 from data_prep.prepare import DEFAULT_MASK_RADIUS_RSUN, finish_frame, solar_radius_arcsec
 from data_prep.progress import Progress
-from solarmaggan.generate import check_observer
 
 TOLERANCE_S = 60.0
 OBSERVER_TOLERANCE_DEG = 0.01
@@ -359,6 +359,7 @@ def evaluate_fits(
     distance_tolerance: float = DISTANCE_TOLERANCE,
     tensorboard: bool = False,
     progress: bool = True,
+    samples: int | None = None,
     **metric_options: Any,
 ) -> dict[str, Any]:
     """Compare the generated magnetogram FITS files in ``generated_dir`` with the truth
@@ -371,7 +372,10 @@ def evaluate_fits(
     :func:`compare_magnetograms`. ``tolerance_s``: the largest time difference of a pair
     (default 60 s). ``clip_truth``: clip the truth to the generated file's
     CLIPMIN / CLIPMAX as the HDF5 targets were. ``tensorboard`` writes the aggregate to
-    ``out/logs``.
+    ``out/logs``. ``samples`` N: the first N samples of each generated file's SAMPLES
+    extension (``generate --samples --keep-samples``) are scored against the truth as in
+    the HDF5 mode (``report["uncertainty"]``: coverage, CRPS, spread-skill, the unsigned
+    flux's 68 % range), with the calibration scale the files were written with.
 
     Raises:
         FileNotFoundError: a missing folder, or one without FITS files.
@@ -388,8 +392,9 @@ def evaluate_fits(
         example = f"; {unmatched[0]['reason']}" if unmatched else ""
         raise ValueError(f"no generated magnetogram matched a truth file ({len(generated)} "
                          f"generated, {len(truths)} true magnetograms in {truth_dir}){example}")
-    from solarmaggan.evaluate import (
-        _write_tensorboard, sample_pixel_area_cm2, score_pair, write_report)
+    from solarmaggan.evaluate import (_write_tensorboard, flux_interval_scores,
+                                      sample_pixel_area_cm2, score_pair, uncertainty_summary,
+                                      write_report)
     from solarmaggan.metrics import aggregate
     from solarmaggan.plotting import examples_figure
 
@@ -401,6 +406,7 @@ def evaluate_fits(
     limits = [high for _, high in filter(None, clip_limits)]
     bar = Progress(len(pairs), "evaluate against the truth", unit="pairs", enabled=progress)
     records, shown, true_maxima = [], [], []
+    sampled: list[tuple[np.ndarray, np.ndarray]] = []  # (truth, samples) on the disk
     scatter: tuple[list, list] = ([], [])
     for (item, truth, offset), clip in zip(pairs, clip_limits):
         generated_map = read_solar_map(item.path)
@@ -428,6 +434,15 @@ def evaluate_fits(
                             sample_pixel_area_cm2(generated_map.meta), scatter, disk=disk,
                             bin_factor=bin_factor, limit=clip[1] if clip else None,
                             **metric_options)
+        if samples is not None:
+            drawn = file_samples(item.path, samples, size)
+            area = sample_pixel_area_cm2(generated_map.meta)
+            outside = ~disk_pixels | np.isnan(true_gauss)
+            drawn[:, outside] = np.nan
+            sampled.append((np.where(outside, np.nan, true_gauss), drawn))
+            if area is not None:
+                scores.update(flux_interval_scores(drawn, true_gauss, 1.0, area, disk_pixels,
+                                                   metric_options))
         records.append({
             "generated": str(item.path), "truth": str(truth.path),
             "observer": item.observer(), "time": item.time.isot, "truth_time": truth.time.isot,
@@ -459,11 +474,43 @@ def evaluate_fits(
         "aggregate": aggregate(records), "per_image": records, "unmatched": unmatched,
         "truth_unused": [str(truth.path) for truth in unused], "truth_skipped": skipped,
     }
+    if samples is not None:
+        from solarmaggan.plotting import spread_skill_figure
+        from solarmaggan.uncertainty import calibration_report
+
+        headers = [item.header for item, _, _ in pairs]
+        methods = sorted({str(h.get("UNCMETH")) for h in headers})
+        scales = sorted({float(h.get("UNCSCALE", 1.0)) for h in headers})
+        calibration = calibration_report(sampled, None, factor=bin_factor)
+        report["uncertainty"] = uncertainty_summary(
+            ", ".join(methods), samples, None, [], scales[0] if len(scales) == 1 else scales,
+            calibration, records, scaled="raw")
+        report["aggregate"].update(report["uncertainty"]["summary"])
+        out.mkdir(parents=True, exist_ok=True)
+        spread_skill_figure(out / "spread_skill.png",
+                            {"as written": calibration["raw"]["pixel"]["spread_skill"]},
+                            f"far side against the truth, {samples} samples, disk pixels")
     write_report(out, report, scatter, shown, limit,
                  examples_writer=functools.partial(examples_figure, reference="true"))
     if tensorboard:
         _write_tensorboard(out / "logs", report["aggregate"], [])
     return report
+
+
+def file_samples(path: Path, samples: int, size: int) -> np.ndarray:
+    """The first ``samples`` samples (Gauss, float32 (samples, size, size)) of a generated
+    file's SAMPLES extension; FitsInputError naming the file if it has fewer."""
+    from data_prep.fitsio import read_layers
+
+    try:
+        stack = read_layers(path, ("SAMPLES",))["SAMPLES"]
+    except FitsInputError as err:
+        raise FitsInputError(f"{err}; write the samples with generate --samples N "
+                             "--keep-samples") from None
+    if stack.ndim != 3 or stack.shape[1:] != (size, size) or len(stack) < samples:
+        raise FitsInputError(f"{path}: its SAMPLES extension holds {stack.shape}, not "
+                             f"{samples} samples of {size} x {size}")
+    return stack[:samples].astype(np.float32)
 
 
 def _clip_range(header) -> tuple[float, float] | None:

@@ -18,6 +18,14 @@ image's observer, which the client computes from the header, as the manifest say
     ``serving_default``      -> ``magnetogram``: float32 (batch, H, W, 1) in [-1, 1]
     ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss, clipped to the
                                 recorded clip limits (as ``solarmaggan generate`` writes)
+    ``magnetogram_samples``  (models with dropout; N = ``samples``, 10 by default) ->
+                                ``samples_gauss`` (N, batch, H, W, 1), ``mean_gauss`` and
+                                ``sigma_gauss`` (batch, H, W, 1): N passes with dropout
+                                active (Monte Carlo dropout), each in Gauss as above, their
+                                mean and standard deviation; the deviations from the mean
+                                and sigma are multiplied by the calibration scale stored
+                                with the model (``evaluate --samples``; 1 if none), as
+                                ``generate --samples`` does
 
 The generator alone is rebuilt in float32 from the configuration and the trained weights
 are copied in, so a model trained in mixed precision exports in float32 (and converts to
@@ -51,15 +59,17 @@ import tensorflow as tf
 from solarmaggan._version import __version__
 from solarmaggan.config import data_normalizations, model_input_channels
 from solarmaggan.console import native_output_quieted
-from solarmaggan.model_files import load_trained_generator
+from solarmaggan.model_files import load_trained_generator, read_calibration
 from solarmaggan.models.from_config import generator_from_config
-from solarmaggan.models.layers import dropout_seed_states, set_stochastic_inference
+from solarmaggan.models.layers import dropout_seed_states, has_dropout, set_stochastic_inference
+from solarmaggan.uncertainty import apply_scale
 
 AU_RSUN = 215.03  # 1 au in solar radii (the parity input's observer distance)
 TFLITE_VARIANTS = {"tflite": "fp32", "tflite-fp16": "fp16", "tflite-int8": "int8"}
 FORMATS = ("savedmodel", *TFLITE_VARIANTS, "all")
 # parity limits (max |difference| of normalised outputs in [-1, 1]), see the README
-TOLERANCES = {"savedmodel": 1e-5, "fp32": 1e-4, "fp16": 2e-2, "int8": 1e-1}
+TOLERANCES = {"savedmodel": 1e-5, "samples": 1e-5, "fp32": 1e-4, "fp16": 2e-2, "int8": 1e-1}
+DEFAULT_EXPORT_SAMPLES = 10  # N of the magnetogram_samples signature
 
 
 def float32_generator(generator: keras.Model, config: dict[str, Any]) -> keras.Model:
@@ -95,7 +105,8 @@ def inference_modes(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Path) -> None:
+def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Path,
+                     samples: int = 0, scale: float = 1.0) -> None:
     """SavedModel with the two signatures (Keras' ExportArchive) and the configuration as
     an extra asset.
 
@@ -118,8 +129,23 @@ def write_savedmodel(generator: keras.Model, config: dict[str, Any], folder: Pat
         magnetogram = tf.clip_by_value(generator(euv, training=False), -1.0, 1.0)
         return {"magnetogram_gauss": (magnetogram + 1.0) / 2.0 * (high - low) + low}
 
+    def sampled(euv):
+        # dropout on while this function is traced only: the other signatures stay exact
+        set_stochastic_inference(generator, stochastic, dropout=True)
+        try:
+            draws = tf.stack([gauss(euv)["magnetogram_gauss"] for _ in range(samples)])
+        finally:
+            set_stochastic_inference(generator, stochastic)
+        mean = tf.reduce_mean(draws, axis=0)
+        spread = scale * (draws - mean)
+        return {"samples_gauss": mean + spread, "mean_gauss": mean,
+                "sigma_gauss": tf.sqrt(tf.reduce_mean(tf.square(spread), axis=0))}
+
+    stochastic = bool(config["model"]["stochastic_inference"])
     archive.add_endpoint("serving_default", normalised, input_signature=[spec])
     archive.add_endpoint("magnetogram_gauss", gauss, input_signature=[spec])
+    if samples:
+        archive.add_endpoint("magnetogram_samples", sampled, input_signature=[spec])
     archive.write_out(str(folder), verbose=False)
     (folder / "assets.extra").mkdir(exist_ok=True)
     (folder / "assets.extra" / "solarmaggan.json").write_text(json.dumps(config, indent=2))
@@ -181,9 +207,27 @@ def _replace_folder(new: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def keras_samples(generator: keras.Model, euv: np.ndarray, samples: int, scale: float,
+                  config: dict[str, Any]) -> np.ndarray:
+    """The ``magnetogram_samples`` signature's ``samples_gauss`` computed with the Keras
+    generator (the parity reference): ``samples`` passes with dropout active from the
+    dropout layers' current seed states, (samples, batch, H, W, 1) Gauss."""
+    _, magnetogram_scaling = data_normalizations(config)
+    stochastic = bool(config["model"]["stochastic_inference"])
+    set_stochastic_inference(generator, stochastic, dropout=True)
+    try:
+        draws = np.stack([magnetogram_scaling.denormalize(np.asarray(generator(euv, training=False)))
+                          for _ in range(samples)])
+    finally:
+        set_stochastic_inference(generator, stochastic)
+    return apply_scale(draws, scale)
+
+
 def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
-           formats: str = "all", which: str = "best") -> dict[str, Any]:
-    """Export a run directory's (or file's) generator; returns the manifest."""
+           formats: str = "all", which: str = "best", samples: int | None = None) -> dict[str, Any]:
+    """Export a run directory's (or file's) generator; returns the manifest. ``samples``:
+    the N of the ``magnetogram_samples`` signature (default 10 for a model with dropout, 0:
+    none); its calibration scale is the one stored with the model for ``mc_dropout``."""
     if formats not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {formats!r}")
     wanted = list(TFLITE_VARIANTS) + ["savedmodel"] if formats == "all" else [formats]
@@ -192,18 +236,32 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
     out = Path(out) if out is not None else Path("saved_models") / name
     stochastic = bool(config["model"]["stochastic_inference"])
     generator = float32_generator(trained, config)
+    if samples is None:
+        samples = DEFAULT_EXPORT_SAMPLES if has_dropout(generator) else 0
+    if samples and not has_dropout(generator):
+        raise ValueError(f"{model_file}: has no dropout, so a samples signature would repeat "
+                         "one magnetogram; export without samples")
+    calibration = read_calibration(model, "mc_dropout") if samples else None
+    scale = float(calibration["scale"]) if calibration else 1.0
     euv = parity_input(config)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         savedmodel = work / "serving" / "1"
-        write_savedmodel(generator, config, savedmodel)
+        write_savedmodel(generator, config, savedmodel, samples, scale)
         served = tf.saved_model.load(str(savedmodel))
         if stochastic:
             pin_dropout(served, generator)
         reference = np.asarray(generator(euv, training=False))
         result = served.signatures["serving_default"](euv=tf.constant(euv))["magnetogram"]
         parity = {"savedmodel": float(np.max(np.abs(result.numpy() - reference)))}
+        if samples:
+            pin_dropout(served, generator)
+            served_samples = served.signatures["magnetogram_samples"](euv=tf.constant(euv))
+            limit = float(config["data"]["magnetogram_limit_gauss"])
+            parity["samples"] = float(np.max(np.abs(
+                served_samples["samples_gauss"].numpy()
+                - keras_samples(generator, euv, samples, scale, config)))) / limit
         files = {}
         tflite_variants = [TFLITE_VARIANTS[fmt] for fmt in wanted if fmt in TFLITE_VARIANTS]
         if tflite_variants:
@@ -249,7 +307,16 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
                     "name": "magnetogram_gauss", "dtype": "float32", "unit": "Gauss",
                     "range": [magnetogram_scaling.clip_min, magnetogram_scaling.clip_max],
                     "meaning": "the output clipped to [-1, 1] and de-normalised: values "
-                               "within the clip limits, as solarmaggan generate writes"}},
+                               "within the clip limits, as solarmaggan generate writes"},
+                **({"magnetogram_samples": {
+                    "names": ["samples_gauss", "mean_gauss", "sigma_gauss"], "dtype": "float32",
+                    "unit": "Gauss", "samples": samples, "method": "mc_dropout",
+                    "calibration_scale": scale, "calibration": calibration,
+                    "meaning": f"{samples} passes with dropout active, each as "
+                               "magnetogram_gauss, shape (samples, batch, H, W, 1); their "
+                               "mean and standard deviation (batch, H, W, 1); deviations "
+                               "from the mean and sigma times calibration_scale, as "
+                               "solarmaggan generate --samples writes"}} if samples else {})},
             "normalization": {"euv": euv_scaling.to_dict(),
                               "magnetogram": magnetogram_scaling.to_dict()},
             "preparation": {key: data[key] for key in ("image_size", "radius_px",
@@ -261,7 +328,8 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
             "parity_max_abs": parity, "parity_tolerances": TOLERANCES,
             "parity_input": "toy Sun (seed 0) EUV image, normalised" + (
                 "; the SavedModel's dropout draws pinned to the Keras model's" if stochastic
-                else ""),
+                or samples else "") + ("; samples parity in units of the clip limit"
+                                       if samples else ""),
             "tflite_interpreter": interpreter_class().__module__,
         }
         failed = {k: v for k, v in parity.items() if not v <= TOLERANCES[k]}

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from data_prep.atomic import atomic_path
-from data_prep.fitsio import FitsInputError, check_observer, identify, read_header
+from data_prep.fitsio import FitsInputError, check_observer, identify, layer_hdu, read_header
 from data_prep.geometry import radial_distance
 from data_prep.pairing import expand_paths, group_channels
 from data_prep.prep import input_image
@@ -51,7 +51,9 @@ from data_prep.prepare import prepare_map
 from data_prep.progress import Progress
 from solarmaggan._version import __version__
 from solarmaggan.config import data_normalizations
-from solarmaggan.model_files import load_trained_generator
+from solarmaggan.model_files import as_model_list, load_models, read_calibration
+from solarmaggan.sampling import check_samples, draw_samples, sampling_method
+from solarmaggan.uncertainty import apply_scale, sample_summary, scale_sigma
 from solarmaggan import plotting
 
 OFF_DISK = ("nan", "zero")
@@ -166,8 +168,10 @@ def output_header(prepared_map, config: dict[str, Any], model_file: Path, source
     return header
 
 
-def write_fits(path: Path, gauss: np.ndarray, header: dict[str, Any], history: Sequence[str]) -> None:
-    """Write ``gauss`` (H, W) float32 with ``header`` atomically (temporary file, rename)."""
+def write_fits(path: Path, gauss: np.ndarray, header: dict[str, Any], history: Sequence[str],
+               layers: Sequence[Any] = ()) -> None:
+    """Write ``gauss`` (H, W) float32 with ``header`` and the extension HDUs ``layers``
+    (:func:`data_prep.fitsio.layer_hdu`) atomically (temporary file, rename)."""
     from astropy.io import fits
 
     fits_header = fits.Header()
@@ -177,11 +181,30 @@ def write_fits(path: Path, gauss: np.ndarray, header: dict[str, Any], history: S
     for line in history:
         fits_header.add_history(line)
     with atomic_path(path) as temporary:
-        fits.PrimaryHDU(gauss.astype(np.float32), fits_header).writeto(temporary, overwrite=True)
+        fits.HDUList([fits.PrimaryHDU(gauss.astype(np.float32), fits_header), *layers]).writeto(
+            temporary, overwrite=True)
+
+
+def sample_layers(gauss_samples: np.ndarray, scale: float, off_disk_pixels: np.ndarray,
+                  keep_samples: bool) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The mean and the uncertainty (H, W) of ``gauss_samples`` (N, H, W), and the
+    extension HDUs: UNCERTAINTY, their standard deviation times the calibration ``scale``,
+    and, with ``keep_samples``, SAMPLES, the samples spread about the mean by ``scale``;
+    NaN off the disk, Gauss."""
+    mean, sigma = sample_summary(gauss_samples)
+    uncertainty = np.where(off_disk_pixels, np.nan, scale_sigma(sigma, scale)).astype(np.float32)
+    layers = [layer_hdu("UNCERTAINTY", uncertainty, "G", "per-pixel standard deviation of "
+                        "the samples times UNCSCALE, Gauss")]
+    if keep_samples:
+        scaled = apply_scale(gauss_samples, scale)
+        scaled[:, off_disk_pixels] = np.nan
+        layers.append(layer_hdu("SAMPLES", scaled.astype(np.float32), "G",
+                                "the NSAMPLES samples, spread about the mean by UNCSCALE, Gauss"))
+    return mean.astype(np.float32), uncertainty, layers
 
 
 def generate(
-    model: str | os.PathLike,
+    model: str | os.PathLike | Sequence[str | os.PathLike],
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     batch_size: int = 4,
@@ -191,8 +214,21 @@ def generate(
     any_wavelength: bool = False,
     progress: bool = True,
     tolerance_s: float | None = None,
+    samples: int | None = None,
+    dropout: bool | None = None,
+    keep_samples: bool = False,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
+
+    ``model``: a run directory or generator file, or several (an ensemble). With
+    ``samples`` N, each input gets N samples (:func:`solarmaggan.sampling.draw_samples`:
+    dropout active when ``dropout``, default when the models have it, and/or one model
+    after another; masks seeded by ``seed``): the primary image is their mean, the
+    UNCERTAINTY extension their standard deviation times the calibration scale stored with
+    the (first) model for the method (1 when none was fitted: ``evaluate --samples``), and
+    SAMPLES (with ``keep_samples``) the samples; UNCMETH, NSAMPLES, UNCSCALE and UNCSEED
+    say how. Without ``samples`` nothing changes.
 
     A model of several EUV channels takes sets of files grouped by header wavelength and
     time (see the module notes), within ``tolerance_s`` seconds (default: the
@@ -203,7 +239,17 @@ def generate(
     """
     if off_disk not in OFF_DISK:
         raise ValueError(f"off_disk must be one of {OFF_DISK}, got {off_disk!r}")
-    generator, config, model_file = load_trained_generator(model)
+    models = as_model_list(model)
+    generators, config, model_file = load_models(models)
+    generator = generators[0]
+    method, scale = None, 1.0
+    if samples is not None:
+        method = sampling_method(generators, dropout)
+        samples = check_samples(samples, len(generators), method)
+        record = read_calibration(models[0], method)
+        scale = float(record["scale"]) if record else 1.0
+    elif len(generators) > 1:
+        raise ValueError("several models (an ensemble) need --samples")
     data = config["data"]
     several = len(data["input_channels"]) > 1
     if several and any_wavelength:
@@ -227,18 +273,34 @@ def generate(
         sets = [(path, [path]) for path in paths]
     bar = Progress(len(sets), "generate", unit="images", enabled=progress, every=1)
     batch: list[tuple[Path, list[Path], list[Any]]] = []
+    batches_drawn = 0  # each batch's dropout masks get their own seed
 
     def flush() -> None:
+        nonlocal batches_drawn
         if not batch:
             return
         # each channel normalised with the model's record, stacked in the model's order,
         # then the latitude plane of the input's own observer if the model uses it
         euv = np.stack([input_image(maps, euv_scaling, radius_px, data["latitude_channel"])
                         for _, _, maps in batch])
-        generated = np.asarray(generator(euv, training=False))[..., 0]
-        for (source, files, maps), normalised in zip(batch, generated):
+        if samples is None:
+            generated = np.asarray(generator(euv, training=False))[None, ..., 0]
+        else:
+            modes = [config["model"]["stochastic_inference"]] * len(generators)
+            generated = draw_samples(generators, euv, samples, dropout=dropout,
+                                     seed=seed + 10_000 * batches_drawn,
+                                     stochastic_inference=modes)[..., 0]
+            batches_drawn += 1
+        for number, (source, files, maps) in enumerate(batch):
             prepared = maps[0]
-            gauss = magnetogram_scaling.denormalize(normalised)
+            layers: list[Any] = []
+            uncertainty = None
+            if samples is None:
+                gauss = magnetogram_scaling.denormalize(generated[0, number])
+            else:
+                gauss, uncertainty, layers = sample_layers(
+                    magnetogram_scaling.denormalize(generated[:, number]), scale,
+                    off_disk_pixels, keep_samples)
             gauss[off_disk_pixels] = np.nan if off_disk == "nan" else 0.0
             target = out / f"{source.stem}_magnetogram.fits"
             history = str(prepared.meta.get("history", "")).splitlines()
@@ -251,11 +313,18 @@ def generate(
             history += [
                 f"generated by solarmaggan {__version__} with {model_file.name}, "
                 f"preset {config.get('name')}, clipped to +-{limit:g} G, off-disk {off_disk}"]
-            write_fits(target, gauss, output_header(prepared, config, model_file, source, limit),
-                       history)
+            header = output_header(prepared, config, model_file, source, limit)
+            if samples is not None:
+                header.update({"uncmeth": method, "nsamples": samples, "uncscale": scale,
+                               "uncseed": seed})
+                history += [f"{samples} samples by {method} from "
+                            + ", ".join(Path(str(m)).name for m in models)
+                            + f"; UNCERTAINTY = their standard deviation x {scale:.4g}"]
+            write_fits(target, gauss, header, history, layers)
             if quicklook:
                 plotting.quicklook(target.with_suffix(".png"), gauss, limit,
-                                   f"solarmaggan from {source.name}\n{prepared.meta.get('date-obs')}")
+                                   f"solarmaggan from {source.name}\n{prepared.meta.get('date-obs')}",
+                                   uncertainty)
             report["written"].append(str(target))
             bar.update()
         batch.clear()

@@ -41,6 +41,9 @@ from data_prep.presets.schema import CC_KINDS
 CC_EPSILON = 1e-8
 
 
+#: |B| above which a pixel counts in the fluxes, G (the original code's 10 G)
+FLUX_THRESHOLD_GAUSS = 10.0
+
 def _float(values):
     """``values`` as a float tensor: float64 stays float64, anything else float32."""
     dtype = "float64" if backend.standardize_dtype(values.dtype) == "float64" else "float32"
@@ -235,7 +238,7 @@ def magnetic_flux(
     gauss: np.ndarray,
     radius_px: float,
     pixel_area_cm2: float,
-    threshold_gauss: float = 10.0,
+    threshold_gauss: float = FLUX_THRESHOLD_GAUSS,
     disk_fraction: float = 1.0,
     deproject: bool = False,
 ) -> dict[str, float]:
@@ -300,7 +303,7 @@ def compare_magnetograms(
     disk_fraction: float = DISK_RSUN,
     bin_factor: int = 8,
     active_threshold_gauss: float = 50.0,
-    flux_threshold_gauss: float = 10.0,
+    flux_threshold_gauss: float = FLUX_THRESHOLD_GAUSS,
     deproject: bool = False,
     ssim_range_gauss: float | None = None,
 ) -> dict[str, float]:

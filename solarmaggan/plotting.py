@@ -131,16 +131,72 @@ def flux_figure(path: str | os.PathLike, times: Sequence[str], observed_mx: Sequ
 
 
 def quicklook(path: str | os.PathLike, gauss: np.ndarray, limit_gauss: float,
-              title: str) -> None:
-    """PNG of a magnetogram (HMI colours, fixed +-limit_gauss, north up, colour bar in G)."""
+              title: str, uncertainty_gauss: np.ndarray | None = None) -> None:
+    """PNG of a magnetogram (HMI colours, fixed +-limit_gauss, north up, colour bar in G)
+    and, given ``uncertainty_gauss`` (H, W), a second panel with the per-pixel standard
+    deviation (0 to its 99th percentile on the disk, G)."""
     from matplotlib.figure import Figure
 
     _colour_maps()
-    figure = Figure(figsize=(6, 5.2), dpi=100, layout="constrained")
+    panels = 1 if uncertainty_gauss is None else 2
+    figure = Figure(figsize=(6 * panels, 5.2), dpi=100, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, panels))
+    image = axes[0].imshow(gauss, origin="lower", cmap=MAGNETOGRAM_COLOURS,
+                           vmin=-limit_gauss, vmax=limit_gauss)
+    figure.colorbar(image, ax=axes[0], label="B_LOS [G]")
+    if uncertainty_gauss is not None:
+        finite = uncertainty_gauss[np.isfinite(uncertainty_gauss)]
+        top = float(np.percentile(finite, 99)) if finite.size and finite.max() > 0 else 1.0
+        image = axes[1].imshow(uncertainty_gauss, origin="lower", cmap="magma", vmin=0, vmax=top)
+        figure.colorbar(image, ax=axes[1], label="uncertainty (1 sigma) [G]")
+        axes[1].set_title("per-pixel standard deviation of the samples", fontsize=9)
+        axes[1].set_axis_off()
+    axes[0].set_title(title, fontsize=9)
+    axes[0].set_axis_off()
+    _save(figure, path)
+
+
+def spread_skill_figure(path: str | os.PathLike, results, title: str = "") -> None:
+    """PNG: spread-skill diagram, the RMSE of the ensemble mean against the predicted
+    sigma in each sigma bin, with the one-to-one line (perfect calibration).
+
+    Args:
+        results: one :func:`solarmaggan.uncertainty.spread_skill` dict, or a mapping
+            ``{label: dict}`` drawn as labelled curves (e.g. "raw" and "scaled").
+            Each bin is placed at its RMS sigma (``sigma_rms_gauss``; the mean sigma
+            where a dict lacks it), the sigma that equals the RMSE under calibration.
+        title: the figure's title.
+
+    Both axes are logarithmic when every plotted value is positive and they span more
+    than a factor of 20, linear otherwise.
+    """
+    from matplotlib.figure import Figure
+
+    curves = {"": results} if "rmse_gauss" in results else dict(results)
+    points = []
+    for label, result in curves.items():
+        sigma = np.asarray(result.get("sigma_rms_gauss", result["sigma_mean_gauss"]), float)
+        points.append((str(label), sigma, np.asarray(result["rmse_gauss"], float)))
+    values = np.concatenate([np.concatenate([sigma, rmse]) for _, sigma, rmse in points])
+    values = values[np.isfinite(values)]
+    logarithmic = bool(values.size) and values.min() > 0 and values.max() > 20 * values.min()
+    low = values.min() / 1.2 if logarithmic else 0.0
+    high = (values.max() * 1.1 if values.size and values.max() > 0 else 1.0)
+
+    figure = Figure(figsize=(5.2, 5), dpi=100, layout="constrained")
     axes = figure.subplots()
-    image = axes.imshow(gauss, origin="lower", cmap=MAGNETOGRAM_COLOURS, vmin=-limit_gauss,
-                        vmax=limit_gauss)
-    figure.colorbar(image, ax=axes, label="B_LOS [G]")
-    axes.set_title(title, fontsize=9)
-    axes.set_axis_off()
+    axes.plot([low, high], [low, high], "k--", lw=0.8, label="1:1 (calibrated)")
+    for label, sigma, rmse in points:
+        axes.plot(sigma, rmse, "o-", ms=4, label=label or None)
+    if logarithmic:
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.set_xlim(low, high)
+    axes.set_ylim(low, high)
+    axes.set_aspect("equal")
+    axes.set_xlabel("predicted sigma (RMS in bin) [G]")
+    axes.set_ylabel("RMSE of ensemble mean [G]")
+    if title:
+        axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=8)
     _save(figure, path)

@@ -9,6 +9,7 @@ import sunpy.map
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from data_prep.fitsio import read_layers
 from data_prep.latitude import sin_latitude_image
 from data_prep.pairs import PairFile
 from solarmaggan.demo import run_demo
@@ -74,9 +75,33 @@ def test_small_demo_runs_every_stage(small_demo):
     served = tf.saved_model.load(f"{export['folder']}/serving/1")
     assert "serving_default" in served.signatures
     manifest = json.loads((out / "export" / "manifest.json").read_text())
+    assert manifest["outputs"]["magnetogram_samples"]["samples"] == 10
+    assert manifest["outputs"]["magnetogram_samples"]["calibration_scale"] == pytest.approx(
+        saved["stages"]["evaluate"]["uncertainty_scale"])
+    assert "magnetogram_samples" in served.signatures
     assert manifest["input"]["channels"] == ["AIA 304", "sin latitude"]
     assert manifest["input"]["shape"] == [None, 64, 64, 2]
     assert export["parity_max_abs"]["savedmodel"] <= 1e-5 and export["parity_max_abs"]["fp32"] <= 1e-4
+
+
+def test_small_demo_reports_the_uncertainty(small_demo):
+    """Coverage near and far, the far side's samples and uncertainty, and the open-field
+    probability of the AI synchronic map."""
+    out, summary = small_demo
+    assert 0 <= summary["coverage_1sigma"] <= 1 and 0 <= summary["far_side_coverage_1sigma"] <= 1
+    near = json.loads((out / "evaluation" / "report.json").read_text())["uncertainty"]
+    assert near["method"] == "mc_dropout" and near["samples"] == 10 and near["scale"] > 0
+    assert (out / "evaluation" / "spread_skill.png").is_file()
+    for path in summary["stages"]["generate"]["fits"]:
+        layers = read_layers(path, ("UNCERTAINTY", "SAMPLES"))
+        assert layers["SAMPLES"].shape == (10, 64, 64)
+        disk = np.isfinite(layers["UNCERTAINTY"])
+        assert disk.any() and (layers["UNCERTAINTY"][disk] >= 0).all()
+    probability = sunpy.map.Map(out / "corona" / "pfss_ai" / "open_probability.fits").data
+    assert probability.min() >= 0 and probability.max() <= 1
+    assert summary["corona"]["open_probability"]["mean"] == pytest.approx(probability.mean(),
+                                                                         rel=1e-5)
+    assert "UNCERTAINTY" in read_layers(out / "corona" / "synchronic_ai.fits")
 
 
 def test_demo_is_deterministic_with_a_seed(small_demo, tmp_path):
@@ -84,6 +109,8 @@ def test_demo_is_deterministic_with_a_seed(small_demo, tmp_path):
     again = run_demo(tmp_path / "again", small=True, seed=0, progress=False)
     assert again["pixel_cc"] == first["pixel_cc"]
     assert again["far_side_pixel_cc"] == first["far_side_pixel_cc"]
+    assert again["coverage_1sigma"] == first["coverage_1sigma"]
+    assert again["far_side_coverage_1sigma"] == first["far_side_coverage_1sigma"]
     assert again["stages"]["train"]["best"] == first["stages"]["train"]["best"]
     for one, other in zip(first["stages"]["generate"]["fits"], again["stages"]["generate"]["fits"]):
         np.testing.assert_array_equal(sunpy.map.Map(one).data, sunpy.map.Map(other).data)

@@ -18,6 +18,7 @@ import pytest
 import sunpy.map
 from astropy.coordinates import SkyCoord
 
+from data_prep.fitsio import layer_hdu, read_layers
 from data_prep.geometry import full_sun_header
 from solarmaggan.fullsun import pfss
 
@@ -171,3 +172,139 @@ def test_no_tensorflow_imported():
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def with_samples(br_map, samples, path: Path) -> Path:
+    """Save ``br_map`` with a SAMPLES layer (N, NLAT, NLON) G, as synchronic writes it."""
+    from astropy.io import fits
+
+    save(br_map, path)
+    with fits.open(path, mode="append") as hdus:
+        hdus.append(layer_hdu("SAMPLES", np.asarray(samples, dtype=np.float32), "G"))
+    return path
+
+
+def quadrupole_samples(br_map, factors):
+    """Samples = the map + c x an axisymmetric quadrupole 5 (3 sin^2 lat - 1) / 2 G, one per
+    c of ``factors``: c > 0 moves the current sheet south and widens the northern hole."""
+    nlat = br_map.data.shape[0]
+    sin_lat = (np.arange(nlat) + 0.5) / nlat * 2 - 1
+    quadrupole = 5.0 * (3 * sin_lat**2 - 1) / 2
+    return np.stack([br_map.data + c * quadrupole[:, None] for c in factors])
+
+
+def test_samples_give_open_probability_and_current_sheet_spread(tmp_path):
+    br_map = dipole_map()
+    path = with_samples(br_map, quadrupole_samples(br_map, (-0.4, 0.0, 0.4)), tmp_path / "br.fits")
+    out = tmp_path / "out"
+    summary = pfss.run_pfss(path, out, nr=12, seeds=(48, 24), progress=False, figures=False,
+                            samples=pfss.ALL_SAMPLES)
+    for name in pfss.SAMPLE_OUTPUT_FILES[:2]:
+        assert (out / name).is_file(), name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probability_map = sunpy.map.Map(out / "open_probability.fits")  # one map: SIGNED is a table
+        open_map = sunpy.map.Map(out / "open_field.fits")
+    probability = probability_map.data
+    assert probability.dtype.name == "float32" and probability.shape == (24, 48)
+    assert probability_map.meta["ctype1"] == open_map.meta["ctype1"]
+    assert probability_map.meta["crval1"] == open_map.meta["crval1"]
+    assert probability_map.meta["nsamples"] == 3
+    assert np.all(probability[:2] == 1) and np.all(probability[-2:] == 1)  # polar caps
+    assert np.all(probability[8:16] == 0)  # around the equator
+    between = (probability > 0) & (probability < 1)
+    assert between.any() and np.all(between.any(axis=1) == between.all(axis=1))  # by latitude
+    signed = read_layers(out / "open_probability.fits", ("SIGNED",))["SIGNED"]
+    assert np.all(signed[:2] == -1) and np.all(signed[-2:] == 1)
+    np.testing.assert_array_equal(np.abs(signed), probability)  # one polarity per hemisphere
+
+    spread = np.loadtxt(out / "hcs_spread.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert (out / "hcs_spread.csv").read_text().splitlines()[0] == (
+        "lon_deg,lat_deg,samples,mean_lat_deg,std_lat_deg")
+    assert len(spread) == SHAPE[1]  # one crossing at each column of the source-surface map
+    assert np.all(np.abs(spread[:, 1]) < 1.0) and np.all(spread[:, 2] == 3)
+    assert np.all(np.abs(spread[:, 3]) < 1.0)  # the sheets at +-c straddle the mean's
+    print(f"current sheet latitude spread {spread[:, 4].mean():.2f} deg")
+    assert np.all((spread[:, 4] > 2.0) & (spread[:, 4] < 8.0))
+    assert summary["samples"] == 3
+    assert summary["hcs_latitude_spread_deg"] == pytest.approx(spread[:, 4].mean(), abs=1e-3)
+    assert summary["open_probability"]["area_fraction_p_between_0.1_0.9"] == pytest.approx(between.mean())
+    assert summary["open_probability"]["area_fraction_p_ge_0.9"] == pytest.approx(np.mean(probability == 1))
+    assert summary["open_flux_mx_samples"]["std"] > 0 and summary["seconds_samples"] > 0
+
+
+def test_identical_samples_reproduce_the_mean_corona(tmp_path):
+    br_map = dipole_map(shape=(20, 40), bipole=True)
+    path = with_samples(br_map, quadrupole_samples(br_map, (0.0, 0.0, 0.0, 0.4)), tmp_path / "br.fits")
+    out = tmp_path / "out"
+    summary = pfss.run_pfss(path, out, nr=10, seeds=(24, 12), progress=False, samples=2)
+    for name in pfss.OUTPUT_FILES + pfss.SAMPLE_OUTPUT_FILES:
+        assert (out / name).is_file(), name
+    from astropy.io import fits
+
+    open_field = fits.getdata(out / "open_field.fits")
+    np.testing.assert_array_equal(fits.getdata(out / "open_probability.fits"), open_field != 0)
+    spread = np.loadtxt(out / "hcs_spread.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert len(spread) >= 40 and np.all(spread[:, 2] == 2) and np.all(spread[:, 4] == 0)
+    np.testing.assert_allclose(spread[:, 3], spread[:, 1], atol=1e-4)
+    assert summary["samples"] == 2 and summary["hcs_latitude_spread_deg"] == 0
+    assert summary["open_flux_mx_samples"]["mean"] == pytest.approx(summary["open_flux_mx"])
+
+
+def test_sheet_crossings_interpolate_along_each_contour():
+    # one contour from (10, -4) to (30, 6), one from (350, 0) to (10, 2) across the edge
+    sheet = np.array([[10, -4, 0], [20, 0, 0], [30, 6, 0], [350, 0, 1], [359, 1, 1], [9, 2, 1]], float)
+    crossings = pfss.sheet_crossings(sheet, np.array([15.0, 20.0, 25.0, 5.0, 355.0]))
+    np.testing.assert_allclose(crossings[0], [-2.0])
+    np.testing.assert_allclose(crossings[1], [0.0])
+    np.testing.assert_allclose(crossings[2], [3.0])
+    assert len(crossings[3]) == 0  # the pair across the map's edge is not joined
+    np.testing.assert_allclose(crossings[4], [5 / 9])
+    spread = pfss.hcs_spread(sheet[:3], [sheet[:3] + [0, 2, 0], sheet[:3] - [0, 2, 0], sheet[3:]],
+                             np.array([15.0, 40.0]))
+    np.testing.assert_allclose(spread, [[15.0, -2.0, 2, -2.0, 2.0]])
+
+
+@pytest.mark.parametrize("samples, message", [
+    (0, "samples must be a positive integer or 'all', got 0"),
+    (4, "samples must be 1 to 3 (its SAMPLES layer has 3), got 4"),
+    ("some", "samples must be a positive integer or 'all'"),
+    (None, "no SAMPLES layer"),
+])
+def test_bad_samples_are_one_line_naming_the_file(tmp_path, samples, message):
+    br_map = dipole_map(shape=(20, 40))
+    if samples is None:
+        path, samples = save(br_map, tmp_path / "plain.fits"), 2
+    else:
+        path = with_samples(br_map, quadrupole_samples(br_map, (0.0, 0.1, 0.2)), tmp_path / "br.fits")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as caught:
+        pfss.run_pfss(path, out, nr=10, seeds=(24, 12), progress=False, samples=samples)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+    assert not out.exists()
+
+
+def test_cli_samples_exit_2_on_bad_use_and_no_tensorflow(tmp_path):
+    """A real process: --samples on a map without samples ends with exit status 2 and one
+    line naming the file, nothing written; a good --samples run imports no TensorFlow."""
+    br_map = dipole_map(shape=(20, 40))
+    plain = save(br_map, tmp_path / "plain.fits")
+    sampled = with_samples(br_map, quadrupole_samples(br_map, (-0.3, 0.3)), tmp_path / "br.fits")
+    common = ["--nr", "8", "--seeds", "24", "12", "--quiet"]
+    good = ["pfss", str(sampled), "--out", str(tmp_path / "good"), "--samples", *common]
+    bad = ["pfss", str(plain), "--out", str(tmp_path / "bad"), "--samples", "2", *common]
+    code = (f"import sys; from solarmaggan.cli import main; assert main({good!r}) == 0; "
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'tensorflow imported'; "
+            f"sys.exit(main({bad!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parents[1])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"solarmaggan pfss: error: {plain}: no SAMPLES layer"), lines
+    assert "2 samples" in result.stdout
+    assert (tmp_path / "good" / "open_probability.png").is_file() and not (tmp_path / "bad").exists()

@@ -349,3 +349,156 @@ def test_one_view_covers_its_disk_out_to_mu_min_on_a_coarse_grid(tmp_path):
     cos_angle = np.cos(np.radians(lat)) * np.cos(np.radians(lon - centre_lon))  # mu at 1 au ~ this
     assert (result.source[cos_angle > 0.15] == 0).mean() > 0.95
     assert (result.source[cos_angle > 0.2] == 0).mean() > 0.98
+
+
+# --------------------------------------------------------------------------- uncertainty
+
+#: sample patterns: +-1 per sample index, each summing to zero; A and B orthogonal (their
+#: population covariance is 0), so the spreads they cause add as independent errors
+PATTERN_A = np.array([1.0, -1.0, 1.0, -1.0])
+PATTERN_B = np.array([1.0, 1.0, -1.0, -1.0])
+
+
+def with_uncertainty(path, out, pattern=None, d_gauss=20.0, sigma=False, method="mc_dropout"):
+    """Copy the generated file ``path`` to ``out`` as ``solarmaggan generate --samples``
+    writes it: with ``pattern`` a SAMPLES layer (image + pattern[k] x d, G) and an
+    UNCERTAINTY layer (their std, d); with ``sigma`` only the UNCERTAINTY layer (d); NaN
+    off the disk; keywords UNCMETH, NSAMPLES, UNCSCALE."""
+    from data_prep.fitsio import layer_hdu
+
+    with fits.open(path) as hdus:
+        image, header = np.array(hdus[0].data, dtype=np.float32), hdus[0].header.copy()
+    off_disk = ~np.isfinite(image)
+    count = len(pattern) if pattern is not None else 8
+    header["UNCMETH"], header["NSAMPLES"], header["UNCSCALE"] = method, count, 1.0
+    layers = []
+    if pattern is not None or sigma:
+        layers.append(layer_hdu("UNCERTAINTY", np.where(off_disk, np.nan, d_gauss).astype(np.float32), "G"))
+    if pattern is not None:
+        samples = image[None] + np.asarray(pattern, dtype=np.float32)[:, None, None] * np.float32(d_gauss)
+        layers.append(layer_hdu("SAMPLES", samples.astype(np.float32), "G"))
+    fits.HDUList([fits.PrimaryHDU(image, header), *layers]).writeto(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ai_views(tmp_path_factory):
+    """HMI at Stonyhurst 0 and two AI-generated views (A at +120 deg, B at -120 deg), plain
+    and with samples (patterns A / B, 20 and 30 G) or sigma layers."""
+    folder = tmp_path_factory.mktemp("ai_views")
+    views = {"hmi": view(folder / "hmi.fits", 0.0, kind="hmi")}
+    for name, lon, pattern, d in (("a", 120.0, PATTERN_A, 20.0), ("b", -120.0, PATTERN_B, 30.0)):
+        plain = views[name] = view(folder / f"ai_{name}.fits", lon, kind="generated")
+        views[f"{name}_samples"] = with_uncertainty(plain, folder / f"ai_{name}_samples.fits", pattern, d)
+        views[f"{name}_sigma"] = with_uncertainty(plain, folder / f"ai_{name}_sigma.fits", d_gauss=d,
+                                                  sigma=True)
+    views["a_three"] = with_uncertainty(views["a"], folder / "ai_a_three.fits", [1.0, 0.0, -1.0])
+    return views
+
+
+def test_sample_maps_give_the_spread_of_the_samples(ai_views):
+    """One AI view whose samples are its image +-20 G: the primary B_r is that of the plain
+    files, the SAMPLES average to it, UNCERTAINTY is 0 where HMI wins, about 20 G / mu on the
+    AI-only region, and equals the sigma propagation (same linear path) everywhere,
+    the row-model gaps included."""
+    settings = sm.SynchronicSettings(shape=SHAPE, time=TIME.isot)
+    plain = sm.build_synchronic([ai_views["hmi"], ai_views["a"]], settings)
+    sampled = sm.build_synchronic([ai_views["hmi"], ai_views["a_samples"]], settings)
+    propagated = sm.build_synchronic([ai_views["hmi"], ai_views["a_sigma"]], settings)
+    assert plain.uncertainty_gauss is None and plain.samples_gauss is None
+    assert "UNCMODE" not in plain.header and "NSAMPLES" not in plain.header
+    np.testing.assert_array_equal(sampled.br_gauss, plain.br_gauss)
+    np.testing.assert_array_equal(propagated.br_gauss, plain.br_gauss)
+    np.testing.assert_array_equal(sampled.source, plain.source)
+    assert sampled.samples_gauss.shape == (4, *SHAPE) and propagated.samples_gauss is None
+    np.testing.assert_allclose(sampled.samples_gauss.mean(axis=0), plain.br_gauss, atol=1e-3)
+    assert (sampled.header["UNCMODE"], sampled.header["NSAMPLES"], sampled.header["UNCMETH"]) == (
+        "samples", 4, "mc_dropout")
+    assert (propagated.header["UNCMODE"], propagated.header["NSAMPLES"]) == ("propagated", 8)
+
+    sigma = sampled.uncertainty_gauss
+    assert sigma.shape == SHAPE and np.isfinite(sigma).all()
+    assert np.abs(sigma[plain.source == 0]).max() < 1e-9  # HMI wins where it covers
+    lat, lon = map_coordinates(plain)
+    centre = (carrington_offset(TIME) + 120.0) % 360.0
+    cos_angle = np.cos(np.radians(lat)) * np.cos(np.radians(lon - centre))  # ~ mu at 1 au
+    ai_only = (plain.source == 1) & (cos_angle > 0.3)
+    assert ai_only.sum() > 500
+    ratio = sigma[ai_only] * cos_angle[ai_only] / 20.0
+    print(f"UNCERTAINTY x mu / d on the AI region: median {np.median(ratio):.4f}, "
+          f"range {ratio.min():.4f}..{ratio.max():.4f}")
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.01)
+    assert np.all(np.abs(ratio - 1.0) < 0.05)
+    filled = plain.source == -1
+    assert filled.any() and (sigma[filled] > 1.0).any()  # the row model carries the spread
+    np.testing.assert_allclose(propagated.uncertainty_gauss, sigma, rtol=1e-4, atol=1e-4)
+
+
+def test_two_ai_views_blend_their_spreads_as_independent_errors(ai_views, tmp_path):
+    """A and B (orthogonal sample patterns) overlap: the std over the sample maps is
+    sqrt(sum w_i^2 sigma_i^2) / sum w_i, the propagation formula, on every covered pixel;
+    pixels filled from a fill map have no spread."""
+    from data_prep.toysun.instruments import carrington_header
+
+    fill_header = carrington_header(TIME - 10 * u.day, (30, 60))
+    fill = write_float_image(tmp_path / "fill.fits", np.full((30, 60), 3.0), fill_header)
+    settings = sm.SynchronicSettings(shape=SHAPE, time=TIME.isot)
+    inputs = ["hmi", "a", "b"]
+    sampled = sm.build_synchronic([ai_views[f"{n}_samples" if n != "hmi" else n] for n in inputs],
+                                  settings, fill=fill)
+    propagated = sm.build_synchronic([ai_views[f"{n}_sigma" if n != "hmi" else n] for n in inputs],
+                                     settings, fill=fill)
+    covered = sampled.source >= 0
+    assert {1, 2} <= set(np.unique(sampled.source[covered]))
+    np.testing.assert_allclose(sampled.uncertainty_gauss[covered],
+                               propagated.uncertainty_gauss[covered], rtol=1e-4, atol=1e-4)
+    # overlap of A and B (far side): the blend is below the larger single-input sigma
+    lat, lon = map_coordinates(sampled)
+    far = (np.abs(lat) < 30) & (np.abs(((lon - carrington_offset(TIME)) % 360.0) - 180.0) < 5)
+    assert far.sum() > 10 and np.all(sampled.source[far] >= 1)
+    assert np.all(sampled.uncertainty_gauss[far] < 0.95 * 30.0 / np.cos(np.radians(60.0)))
+    assert np.all(sampled.uncertainty_gauss[far] > 0.5 * 20.0)
+    assert np.abs(sampled.uncertainty_gauss[~covered]).max() < 1e-9
+    assert np.abs(propagated.uncertainty_gauss[~covered]).max() == 0.0
+
+
+def test_written_uncertainty_layers_round_trip(ai_views, tmp_path):
+    import sunpy.map
+    from matplotlib.image import imread
+
+    out = tmp_path / "sync.fits"
+    settings = sm.SynchronicSettings(shape=SHAPE, time=TIME.isot, balance=True)
+    record = sm.synchronic(out, [ai_views["hmi"], ai_views["a_samples"]], settings, progress=False)
+    assert (record["uncertainty"], record["samples"]) == ("samples", 4)
+    layers = sm.read_uncertainty(out)
+    assert layers["UNCERTAINTY"].dtype == np.float32 and layers["UNCERTAINTY"].shape == SHAPE
+    assert layers["SAMPLES"].dtype == np.float32 and layers["SAMPLES"].shape == (4, *SHAPE)
+    assert set(sm.read_layers(out)) == {"SOURCE", "AGE"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        synchronic_map = sunpy.map.Map(out)  # still one map
+    assert synchronic_map.data.shape == SHAPE and synchronic_map.meta["nsamples"] == 4
+    # each sample balanced by its own mean; their mean is the balanced primary map
+    assert np.abs(layers["SAMPLES"].astype(float).mean(axis=(1, 2))).max() < 1e-3
+    np.testing.assert_allclose(layers["SAMPLES"].mean(axis=0), synchronic_map.data, atol=2e-3)
+    np.testing.assert_allclose(layers["UNCERTAINTY"], layers["SAMPLES"].std(axis=0), atol=2e-3)
+
+    plain = tmp_path / "plain.fits"
+    sm.synchronic(plain, [ai_views["hmi"], ai_views["a"]], settings, progress=False)
+    assert sm.read_uncertainty(plain) == {}
+    # the quicklook gains the uncertainty panel below the map
+    assert imread(out.with_suffix(".png")).shape[0] > 1.5 * imread(plain.with_suffix(".png")).shape[0]
+
+
+def test_inconsistent_uncertainty_inputs_are_refused_naming_the_file(ai_views, tmp_path):
+    out = tmp_path / "out.fits"
+    one_line_error(parse(out, ai_views["hmi"], ai_views["b_samples"], ai_views["a_three"]),
+                   "ai_a_three.fits: 3 samples, but", "ai_b_samples.fits has 4")
+    one_line_error(parse(out, ai_views["a_sigma"], ai_views["b"]),
+                   "ai_b.fits: AI-generated without an UNCERTAINTY or SAMPLES layer",
+                   "ai_a_sigma.fits")
+    # SAMPLES and sigma-only inputs together: propagated, no SAMPLES layer
+    mixed = sm.build_synchronic([ai_views["a_samples"], ai_views["b_sigma"]],
+                                sm.SynchronicSettings(shape=SHAPE, time=TIME.isot))
+    assert mixed.header["UNCMODE"] == "propagated" and mixed.samples_gauss is None
+    assert np.nanmax(mixed.uncertainty_gauss) >= 30.0

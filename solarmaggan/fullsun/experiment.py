@@ -302,8 +302,12 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
     means over the times, and ``gap_closed`` for the open-field Jaccard index and the
     source-surface CC. ``example``: a folder for the first time's maps as FITS files
     (:func:`build_maps`) and the PFSS corona of map (c), ``example/pfss_ai/``
-    (:func:`solarmaggan.fullsun.pfss.run_pfss`: files and figures)."""
-    from solarmaggan.fullsun.pfss import run_pfss
+    (:func:`solarmaggan.fullsun.pfss.run_pfss`: files and figures; when the AI
+    magnetograms carry samples, map (c) carries them too and its corona is also solved for
+    each: the open-field probability, ``example/pfss_ai/open_probability.fits``, and the
+    spread of the current sheet; the summary is returned as ``example_pfss``)."""
+    from solarmaggan.fullsun.pfss import ALL_SAMPLES, run_pfss
+    from solarmaggan.fullsun.synchronic import read_uncertainty
 
     settings = settings or ExperimentSettings()
     times = campaign_times(campaign, generated)
@@ -315,12 +319,16 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
     start = clock.monotonic()
     bar = Progress(len(times), "synchronic maps + PFSS", unit="times", enabled=progress)
     per_time = []
+    example_pfss = None
     for number, moment in enumerate(times):
         folder = example if number == 0 else None
         per_time.append({"time": moment.time.isot, "maps": score_time(moment, settings, folder)})
         if folder is not None:
-            run_pfss(Path(folder) / "synchronic_ai.fits", Path(folder) / "pfss_ai", rss=settings.rss,
-                     nr=settings.nr, seeds=settings.seeds, progress=False)
+            ai_map = Path(folder) / "synchronic_ai.fits"
+            example_pfss = run_pfss(
+                ai_map, Path(folder) / "pfss_ai", rss=settings.rss, nr=settings.nr,
+                seeds=settings.seeds, progress=False,
+                samples=ALL_SAMPLES if "SAMPLES" in read_uncertainty(ai_map) else None)
         bar.update()
     bar.close()
     figures = per_time[0]["maps"]["truth"].keys()
@@ -330,7 +338,7 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
             "per_time": per_time, "mean": means,
             "gap_closed": {key: gap_closed(means, key)
                            for key in ("open_jaccard", "source_surface_cc", "far_cc")},
-            "seconds": round(clock.monotonic() - start, 1)}
+            "example_pfss": example_pfss, "seconds": round(clock.monotonic() - start, 1)}
 
 
 def comparison_table(result: dict[str, Any]) -> str:

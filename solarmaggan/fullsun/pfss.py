@@ -22,6 +22,13 @@ rss^2 R_sun^2 x sum |B_r(rss)| dOmega, in Mx (every open field line crosses the 
 surface once, so this is the flux of all open field); it is at most the unsigned
 photospheric flux.
 
+Samples (``run_pfss(..., samples=N)``, ``solarmaggan pfss --samples [N]``): a synchronic map
+built from AI-generated inputs with samples carries a ``SAMPLES`` layer, (N, NLAT, NLON)
+B_r maps (:mod:`solarmaggan.fullsun.synchronic`). PFSS is then solved and traced for each
+sample too (same settings, same seed grid), giving the open-field probability of each seed
+(the fraction of samples whose field line from it is open, :func:`open_probability`) and
+the spread of the current sheet's latitude (:func:`hcs_spread`).
+
 Importing this module loads no TensorFlow: it runs on data machines.
 """
 
@@ -38,6 +45,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from data_prep import fitsio
 from data_prep.atomic import atomic_path, write_json_atomically
 from data_prep.geometry import RSUN_REF_M, check_full_sun_shape, full_sun_header, full_sun_pixel_area_cm2
 from data_prep.progress import Progress
@@ -70,6 +78,13 @@ FIGURE_SEEDS = (12, 8)
 #: Files ``run_pfss`` writes into its output folder.
 OUTPUT_FILES = ("source_surface_br.fits", "hcs.csv", "open_field.fits", "summary.json",
                 "input_open_field.png", "source_surface_hcs.png", "field_lines.png")
+#: Files it writes as well with ``samples`` (the PNG with ``figures``).
+SAMPLE_OUTPUT_FILES = ("open_probability.fits", "hcs_spread.csv", "open_probability.png")
+#: ``samples`` meaning every sample of the map's SAMPLES layer (``--samples`` alone).
+ALL_SAMPLES = "all"
+#: Open-probability classes of the summary: p >= CERTAIN (open in nearly every sample),
+#: p <= 1 - CERTAIN (closed in nearly every one), uncertain in between.
+CERTAIN = 0.9
 
 
 # --------------------------------------------------------------------------- checks
@@ -304,14 +319,156 @@ def current_sheet(output) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 3))
 
 
+# --------------------------------------------------------------------------- samples
+
+
+def open_flux_mx(ss_map, rss: float, gauss: float = 1.0) -> float:
+    """The open flux (Mx): the unsigned flux through the source surface, sum |B_r(rss)| x
+    pixel area at rss, of the source-surface map ``ss_map`` (the input's CEA pixels on the
+    sphere of radius ``rss`` R_sun; its data times ``gauss`` in G)."""
+    ss_br = np.asarray(ss_map.data, dtype=np.float64) * gauss
+    return float(np.abs(ss_br).sum() * full_sun_pixel_area_cm2(ss_br.shape, float(rss) * RSUN_REF_M))
+
+
+def read_samples(path: str | os.PathLike, shape: tuple[int, int],
+                 samples: int | str = ALL_SAMPLES) -> np.ndarray:
+    """The first ``samples`` maps (:data:`ALL_SAMPLES`: all) of the SAMPLES layer of the
+    synchronic map file ``path``, float64 (N, NLAT, NLON) B_r (G) on the grid of its primary
+    HDU of ``shape`` (NLAT, NLON).
+
+    Raises:
+        ValueError "PATH: problem" (one line): ``samples`` not a positive integer or 'all'
+        or more than the layer has, no SAMPLES layer, a layer of another grid or with NaN.
+    """
+    label = str(path)
+    whole = isinstance(samples, (int, np.integer)) and not isinstance(samples, bool)
+    if samples != ALL_SAMPLES and not (whole and samples >= 1):
+        raise ValueError(f"{label}: samples must be a positive integer or {ALL_SAMPLES!r}, "
+                         f"got {samples!r}")
+    layers = fitsio.read_layers(path)
+    if "SAMPLES" not in layers:
+        raise ValueError(f"{label}: no SAMPLES layer (the file has {', '.join(layers) or 'none'}); "
+                         "samples need a synchronic map of AI-generated inputs that kept their "
+                         "samples (solarmaggan generate --samples N --keep-samples)")
+    stack = layers["SAMPLES"]
+    if stack.ndim != 3 or stack.shape[1:] != tuple(shape):
+        raise ValueError(f"{label}: its SAMPLES layer has shape {stack.shape}, not (N, "
+                         f"{shape[0]}, {shape[1]}) as the map")
+    count = len(stack) if samples == ALL_SAMPLES else int(samples)
+    if count > len(stack):
+        raise ValueError(f"{label}: samples must be 1 to {len(stack)} (its SAMPLES layer has "
+                         f"{len(stack)}), got {count}")
+    stack = np.asarray(stack[:count], dtype=np.float64)
+    bad = np.count_nonzero(~np.isfinite(stack), axis=(1, 2))
+    if bad.any():
+        raise ValueError(f"{label}: sample {int(np.argmax(bad > 0))} of its SAMPLES layer has "
+                         f"{int(bad.max())} NaN or infinite pixel(s); PFSS needs B_r everywhere")
+    return stack
+
+
+def sample_coronas(br_map, samples: np.ndarray, nr: int, rss: float, seed_lon: np.ndarray,
+                   seed_lat: np.ndarray, label: str = "input map",
+                   progress: bool = False) -> dict[str, Any]:
+    """PFSS of each sample: ``samples`` (N, NLAT, NLON) B_r maps (G) on the grid (header) of
+    ``br_map``, solved with ``nr``, ``rss`` (:func:`pfss_solution`) and traced from the seeds
+    at (``seed_lon``, ``seed_lat``) deg (each (NLAT_seeds, NLON_seeds),
+    :func:`trace_polarities`).
+
+    Returns:
+        {"open_fields": int8 (N, NLAT_seeds, NLON_seeds) +1/-1/0 as :func:`open_field_map`,
+        "sheets": N arrays (M_k, 3) of :func:`current_sheet`, "open_flux_mx": float64 (N,),
+        "lines_out_of_steps": int, all samples together}.
+    """
+    import astropy.units as u
+    import sunpy.map
+
+    gauss = 1.0 if br_map.unit is None else float((1 * br_map.unit).to_value(u.G))
+    open_fields = np.zeros((len(samples), *np.shape(seed_lon)), dtype=np.int8)
+    sheets, fluxes, out_of_steps = [], np.zeros(len(samples)), 0
+    bar = Progress(len(samples), "PFSS of the samples", unit="samples", enabled=progress, every=1)
+    for index, values in enumerate(samples):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sample_map = sunpy.map.Map(values, br_map.meta)
+        output = pfss_solution(sample_map, nr=nr, rss=rss, label=f"{label} sample {index}")
+        open_fields[index], steps = trace_polarities(output, seed_lon, seed_lat)
+        out_of_steps += steps
+        sheets.append(current_sheet(output))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fluxes[index] = open_flux_mx(output.source_surface_br, rss, gauss)
+        bar.update()
+    bar.close()
+    return {"open_fields": open_fields, "sheets": sheets, "open_flux_mx": fluxes,
+            "lines_out_of_steps": out_of_steps}
+
+
+def open_probability(open_fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, signed), each float32 (NLAT, NLON), of ``open_fields`` (N, NLAT, NLON)
+    int8 +1/-1/0 maps of N samples: the fraction of samples open at each seed (0..1), and
+    the fraction open with positive minus that open with negative polarity (-1..1)."""
+    open_fields = np.asarray(open_fields)
+    return ((open_fields != 0).mean(axis=0).astype(np.float32),
+            open_fields.mean(axis=0, dtype=np.float64).astype(np.float32))
+
+
+def sheet_crossings(sheet: np.ndarray, lon_deg: np.ndarray,
+                    tolerance_deg: float = 1e-6) -> list[np.ndarray]:
+    """The latitudes (deg, ascending) where the current sheet ``sheet`` (:func:`current_sheet`,
+    (M, 3)) crosses each longitude of ``lon_deg`` (K,), deg: the sheet's points within
+    ``tolerance_deg`` of it, and linear interpolation between consecutive points of one
+    contour on either side of it (not across the map's longitude edge). A list of K arrays."""
+    lon, lat, segment = np.asarray(sheet, dtype=np.float64).reshape(-1, 3).T
+    first, second = slice(None, -1), slice(1, None)
+    pairs = (segment[first] == segment[second]) & (np.abs(lon[second] - lon[first]) <= 180.0)
+    crossings = []
+    for value in np.ravel(lon_deg):
+        offset = lon - value
+        on = np.abs(offset) <= tolerance_deg
+        cross = (pairs & (offset[first] * offset[second] < 0) & ~on[first] & ~on[second])
+        a, b = offset[first][cross], offset[second][cross]
+        lat_a, lat_b = lat[first][cross], lat[second][cross]
+        crossings.append(np.sort(np.concatenate([lat[on], lat_a + a / (a - b) * (lat_b - lat_a)])))
+    return crossings
+
+
+def hcs_spread(mean_sheet: np.ndarray, sample_sheets: list[np.ndarray],
+               lon_deg: np.ndarray) -> np.ndarray:
+    """The spread of the current sheet's latitude over samples, per longitude.
+
+    At each longitude L of ``lon_deg`` (deg, e.g. the source-surface map's column centres)
+    and each latitude where the mean map's sheet ``mean_sheet`` crosses L
+    (:func:`sheet_crossings`; a warped sheet crosses some longitudes several times, each
+    crossing its own row), every sample whose sheet (``sample_sheets``) crosses L at all
+    gives the latitude of its crossing nearest to the mean map's; those latitudes' mean and
+    population standard deviation (ddof 0, deg) over the samples. A sample missing that
+    part of the sheet thus counts with its nearest other part.
+
+    Returns:
+        float64 (R, 5): lon_deg, lat_deg (the mean map's crossing), samples (how many
+        crossed L), mean_lat_deg, std_lat_deg (NaN when none did); rows by longitude, then
+        latitude. (0, 5) when the mean map has no current sheet.
+    """
+    mean_crossings = sheet_crossings(mean_sheet, lon_deg)
+    sample_crossings = [sheet_crossings(sheet, lon_deg) for sheet in sample_sheets]
+    rows = []
+    for index, value in enumerate(np.ravel(lon_deg)):
+        for lat in mean_crossings[index]:
+            nearest = np.array([c[index][np.argmin(np.abs(c[index] - lat))]
+                                for c in sample_crossings if len(c[index])])
+            rows.append((value, lat, len(nearest), nearest.mean() if len(nearest) else np.nan,
+                         nearest.std() if len(nearest) else np.nan))
+    return np.array(rows, dtype=np.float64).reshape(-1, 5)
+
+
 # --------------------------------------------------------------------------- files
 
 
 def read_br_map(path: str | os.PathLike):
     """Read a full-Sun B_r map from a FITS file: the first HDU holding a 2-D image (the
-    primary HDU of the synchronic maps, whose SOURCE and AGE extensions are ignored; the
-    compressed image HDU of HMI synoptic maps). Unreadable files raise ValueError
-    "PATH: problem"."""
+    primary HDU of the synchronic maps, whose layer tables (SOURCE, AGE, UNCERTAINTY,
+    SAMPLES) are ignored; the compressed image HDU of HMI synoptic maps). Unreadable files
+    raise ValueError "PATH: problem"."""
     import sunpy.map
     from astropy.io import fits
 
@@ -338,19 +495,51 @@ def _save_map(br_map, path: Path) -> None:
             br_map.save(str(temporary))
 
 
-def _write_open_field(open_field: np.ndarray, header, output, path: Path) -> None:
-    from astropy.io import fits
-
+def _seed_grid_header(header, output, content: tuple[str, str]):
+    """The header of a map on the seed grid (``header``, from :func:`_seed_header`) with
+    CONTENT ``content`` (value, comment) and the PFSS settings of ``output``."""
     header = header.copy()
     for key in ("NAXIS1", "NAXIS2"):  # the HDU writes its own, in their place
         header.remove(key, ignore_missing=True)
     header["BUNIT"] = ""
-    header["CONTENT"] = ("PFSS open field", "+1/-1 open with that polarity, 0 closed")
+    header["CONTENT"] = content
     header["SEEDR"] = (SEED_RADIUS_RSUN, "[R_sun] radius of the traced seeds")
     header["RSS"] = (float(output.grid.rss), "[R_sun] source-surface radius")
     header["PFSS_NR"] = (int(output.grid.nr), "radial cells of the PFSS grid")
+    return header
+
+
+def _write_open_field(open_field: np.ndarray, header, output, path: Path) -> None:
+    from astropy.io import fits
+
+    header = _seed_grid_header(header, output,
+                               ("PFSS open field", "+1/-1 open with that polarity, 0 closed"))
     with atomic_path(path) as temporary:
         fits.PrimaryHDU(open_field.astype(np.int8), header).writeto(temporary)
+
+
+def _write_open_probability(probability: np.ndarray, signed: np.ndarray, count: int, header,
+                            output, path: Path) -> None:
+    """open_probability.fits: float32 probability in the primary HDU (a CEA map on the seed
+    grid, as open_field.fits), the signed one as layer SIGNED (:func:`open_probability`)."""
+    from astropy.io import fits
+
+    header = _seed_grid_header(header, output, ("PFSS open-field probability",
+                                                "fraction of samples open, 0..1"))
+    header["NSAMPLES"] = (int(count), "samples of the SAMPLES layer solved")
+    signed_hdu = fitsio.layer_hdu("SIGNED", signed.astype(np.float32), "",
+                                  "fraction of samples open with B_r > 0 minus that open with B_r < 0")
+    with atomic_path(path) as temporary:
+        fits.HDUList([fits.PrimaryHDU(probability.astype(np.float32), header),
+                      signed_hdu]).writeto(temporary)
+
+
+def _write_hcs_spread(spread: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        with open(temporary, "w") as handle:
+            handle.write("lon_deg,lat_deg,samples,mean_lat_deg,std_lat_deg\n")
+            for lon, lat, count, mean, std in spread:
+                handle.write(f"{lon:.4f},{lat:.4f},{int(count)},{mean:.4f},{std:.4f}\n")
 
 
 def _write_current_sheet(sheet: np.ndarray, path: Path) -> None:
@@ -378,10 +567,13 @@ def _lat_axis(ax) -> None:
     ax.set_ylabel("latitude (deg)")
 
 
-def _image_panel(ax, data: np.ndarray, lon_deg: np.ndarray, cmap: str, limit: float):
-    """Show a full-Sun CEA image on (longitude, sine latitude) axes."""
+def _image_panel(ax, data: np.ndarray, lon_deg: np.ndarray, cmap: str, limit: float,
+                 low: float | None = None):
+    """Show a full-Sun CEA image on (longitude, sine latitude) axes, colours from ``low``
+    (default -``limit``) to ``limit``."""
     step = (lon_deg[-1] - lon_deg[0]) / max(len(lon_deg) - 1, 1)
-    return ax.imshow(data, origin="lower", cmap=cmap, vmin=-limit, vmax=limit, aspect="auto",
+    low = -limit if low is None else low
+    return ax.imshow(data, origin="lower", cmap=cmap, vmin=low, vmax=limit, aspect="auto",
                      extent=[lon_deg[0] - step / 2, lon_deg[-1] + step / 2, -1, 1],
                      interpolation="nearest")
 
@@ -394,9 +586,21 @@ def _save_figure(figure, path: Path) -> None:
     plt.close(figure)
 
 
+def _plot_sheet(ax, sheet: np.ndarray, **style) -> None:
+    """Draw a current sheet (:func:`current_sheet`) on (longitude, sine latitude) axes."""
+    for segment in np.unique(sheet[:, 2]):
+        points = sheet[sheet[:, 2] == segment]
+        # break the line where it jumps across the map's longitude edge
+        jumps = np.flatnonzero(np.abs(np.diff(points[:, 0])) > 180) + 1
+        for piece in np.split(points, jumps):
+            ax.plot(piece[:, 0], np.sin(np.radians(piece[:, 1])), **style)
+
+
 def write_figures(br_map, output, open_field: np.ndarray, seed_lon: np.ndarray,
-                  seed_lat: np.ndarray, sheet: np.ndarray, out_dir: Path, title: str) -> None:
-    """The three PNG figures of ``run_pfss`` (see OUTPUT_FILES)."""
+                  seed_lat: np.ndarray, sheet: np.ndarray, out_dir: Path, title: str,
+                  sample_sheets: list[np.ndarray] | None = None) -> None:
+    """The three PNG figures of ``run_pfss`` (see OUTPUT_FILES); the current sheets of
+    ``sample_sheets`` (:func:`sample_coronas`) drawn thin under the mean map's."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -442,16 +646,14 @@ def write_figures(br_map, output, open_field: np.ndarray, seed_lon: np.ndarray,
     image = _image_panel(ax, ss_data, _wrap_lon_deg(ss_lon, frame)[ss_order], "RdBu_r",
                          max(float(np.abs(ss_data).max()), 1e-9))
     figure.colorbar(image, ax=ax, label="B_r (G)", shrink=0.85)
-    for segment in np.unique(sheet[:, 2]):
-        points = sheet[sheet[:, 2] == segment]
-        # break the line where it jumps across the map's longitude edge
-        jumps = np.flatnonzero(np.abs(np.diff(points[:, 0])) > 180) + 1
-        for piece in np.split(points, jumps):
-            ax.plot(piece[:, 0], np.sin(np.radians(piece[:, 1])), "k-", lw=1.5)
+    for sample_sheet in sample_sheets or []:
+        _plot_sheet(ax, sample_sheet, color="0.45", lw=0.6, alpha=0.7)
+    _plot_sheet(ax, sheet, color="k", lw=1.5)
     ax.set_xlabel(lon_name)
     _lat_axis(ax)
+    samples_note = f", those of {len(sample_sheets)} samples grey" if sample_sheets else ""
     ax.set_title(f"{title}: B_r at the source surface ({output.grid.rss:g} R_sun), "
-                 "current sheet in black")
+                 f"current sheet in black{samples_note}")
     _save_figure(figure, out_dir / "source_surface_hcs.png")
 
     # 3. a selection of field lines: longitude-latitude and a side view
@@ -500,12 +702,42 @@ def write_figures(br_map, output, open_field: np.ndarray, seed_lon: np.ndarray,
     _save_figure(figure, out_dir / "field_lines.png")
 
 
+def write_probability_figure(probability: np.ndarray, open_field: np.ndarray, seed_lon: np.ndarray,
+                             seed_lat: np.ndarray, frame: str, count: int, out_dir: Path,
+                             title: str) -> None:
+    """open_probability.png: the open-field probability on the seed grid (0..1) with the
+    mean map's open-field boundaries (white; dashed: negative polarity)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lon_name = "Carrington longitude (deg)" if frame == "carrington" else "Stonyhurst longitude (deg)"
+    order = _sorted_lon(seed_lon[0], frame)
+    seed_x = _wrap_lon_deg(seed_lon[0], frame)[order]
+    figure, ax = plt.subplots(figsize=(10, 5), constrained_layout=True)
+    image = _image_panel(ax, probability[:, order], seed_x, "viridis", 1.0, low=0.0)
+    figure.colorbar(image, ax=ax, label="fraction of samples open", shrink=0.85)
+    for polarity, style in ((1, "solid"), (-1, "dashed")):
+        mask = (open_field[:, order] == polarity).astype(float)
+        if mask.any() and not mask.all():
+            ax.contour(seed_x, np.sin(np.radians(seed_lat[:, 0])), mask, levels=[0.5],
+                       colors="white", linestyles=style, linewidths=1.5)
+    ax.set_xlabel(lon_name)
+    _lat_axis(ax)
+    uncertain = np.mean((probability > 1 - CERTAIN) & (probability < CERTAIN))
+    ax.set_title(f"{title}: open-field probability over {count} samples; mean map's open field "
+                 f"outlined white (dashed -); {100 * uncertain:.1f}% of the area uncertain",
+                 fontsize=10)
+    _save_figure(figure, out_dir / "open_probability.png")
+
+
 # --------------------------------------------------------------------------- the whole run
 
 
 def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float = DEFAULT_RSS,
              nr: int = DEFAULT_NR, seeds: tuple[int, int] = DEFAULT_SEEDS, progress: bool = True,
-             figures: bool = True) -> dict:
+             figures: bool = True, samples: int | str | None = None) -> dict:
     """PFSS of the full-Sun B_r map in ``map_path`` (FITS); writes into ``out_dir``:
 
     - ``source_surface_br.fits``: B_r (G) at the source surface on the input's pixels;
@@ -515,6 +747,21 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
     - ``summary.json`` (returned): fluxes (Mx), open area fraction, settings, timings;
     - PNG figures, unless ``figures`` is False (see ``OUTPUT_FILES``).
 
+    With ``samples`` (N, or :data:`ALL_SAMPLES`), PFSS of the first N maps of the file's
+    SAMPLES layer as well (:func:`sample_coronas`), and (``SAMPLE_OUTPUT_FILES``):
+
+    - ``open_probability.fits``: float32 (NLAT, NLON) fraction of the samples whose field
+      line from the seed is open, a CEA map with open_field.fits's header conventions
+      (NSAMPLES), and the layer SIGNED, float32 -1..1, the fraction open with positive
+      minus that open with negative polarity (:func:`open_probability`);
+    - ``hcs_spread.csv``: ``lon_deg,lat_deg,samples,mean_lat_deg,std_lat_deg`` at the
+      source-surface map's column longitudes (:func:`hcs_spread`);
+    - ``open_probability.png``, and the samples' current sheets in source_surface_hcs.png;
+    - summary keys ``samples``, ``open_probability`` (mean, area fractions with
+      p >= CERTAIN, between, p <= 1 - CERTAIN), ``open_area_fraction_samples`` and
+      ``open_flux_mx_samples`` (mean, std), ``hcs_latitude_spread_deg`` (mean of
+      std_lat_deg), ``lines_out_of_steps_samples``, ``seconds_samples``.
+
     Args:
         map_path: full-Sun heliographic CEA B_r map (G), Carrington or Stonyhurst.
         out_dir: output folder (made if missing).
@@ -523,15 +770,19 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
         seeds: (NLON, NLAT) seed grid of the open/closed tracing, two even integers.
         progress: a progress bar for the tracing on stderr.
         figures: write the PNG figures.
+        samples: None (no samples), a number N >= 1 of the SAMPLES layer's maps, or
+            :data:`ALL_SAMPLES`.
 
-    The map and settings are checked before anything is written; a problem raises
-    ValueError "MAP_PATH: problem". Each file is written atomically.
+    The map, its samples and the settings are checked, and everything solved, before
+    anything is written; a problem raises ValueError "MAP_PATH: problem". Each file is
+    written atomically.
     """
     started = time.monotonic()
     label = str(map_path)
     check_settings(rss, nr, seeds, label=label)
     seeds = (int(seeds[0]), int(seeds[1]))
     br_map = read_br_map(map_path)
+    sample_maps = None if samples is None else read_samples(map_path, br_map.data.shape, samples)
 
     t0 = time.monotonic()
     output = pfss_solution(br_map, nr=int(nr), rss=float(rss), label=label)  # checks the map
@@ -547,21 +798,34 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
     open_field, out_of_steps = trace_polarities(output, seed_lon, seed_lat, progress=progress)
     seconds_trace = time.monotonic() - t0
     sheet = current_sheet(output)
+    if sample_maps is not None:
+        t0 = time.monotonic()
+        coronas = sample_coronas(br_map, sample_maps, int(nr), float(rss), seed_lon, seed_lat,
+                                 label=label, progress=progress)
+        probability, signed = open_probability(coronas["open_fields"])
+        import sunpy.map
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ss_lon = sunpy.map.all_coordinates_from_map(ss_map)[0].lon.deg
+        spread = hcs_spread(sheet, coronas["sheets"], np.sort(_wrap_lon_deg(ss_lon, frame)))
+        seconds_samples = time.monotonic() - t0
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _save_map(ss_map, out_dir / "source_surface_br.fits")
     _write_current_sheet(sheet, out_dir / "hcs.csv")
     _write_open_field(open_field, seed_header, output, out_dir / "open_field.fits")
+    if sample_maps is not None:
+        _write_open_probability(probability, signed, len(sample_maps), seed_header, output,
+                                out_dir / "open_probability.fits")
+        _write_hcs_spread(spread, out_dir / "hcs_spread.csv")
 
     import astropy.units as u
 
     gauss = 1.0 if br_map.unit is None else float((1 * br_map.unit).to_value(u.G))
     br = np.asarray(br_map.data, dtype=np.float64) * gauss
-    ss_br = np.asarray(ss_map.data, dtype=np.float64) * gauss
     pixel_cm2 = full_sun_pixel_area_cm2(br.shape)
-    # the source-surface map has the input's pixels, on a sphere of radius rss
-    ss_pixel_cm2 = full_sun_pixel_area_cm2(ss_br.shape, float(rss) * RSUN_REF_M)
     summary = {
         "map": label,
         "frame": frame,
@@ -571,7 +835,7 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
         "nr": int(nr),
         "seeds": list(seeds),
         "seed_radius_rsun": SEED_RADIUS_RSUN,
-        "open_flux_mx": float(np.abs(ss_br).sum() * ss_pixel_cm2),
+        "open_flux_mx": open_flux_mx(ss_map, rss, gauss),
         "open_flux_definition": "unsigned flux through the source surface: "
                                 "sum of |B_r(rss)| x pixel area at rss",
         "unsigned_flux_mx": float(np.abs(br).sum() * pixel_cm2),
@@ -585,9 +849,33 @@ def run_pfss(map_path: str | os.PathLike, out_dir: str | os.PathLike, rss: float
         "seconds_solve": round(seconds_solve, 3),
         "seconds_trace": round(seconds_trace, 3),
     }
+    if sample_maps is not None:
+        open_fraction = (coronas["open_fields"] != 0).mean(axis=(1, 2))
+        summary.update({
+            "samples": len(sample_maps),
+            "open_probability": {
+                "mean": float(probability.mean()),
+                f"area_fraction_p_ge_{CERTAIN:g}": float(np.mean(probability >= CERTAIN)),
+                f"area_fraction_p_between_{1 - CERTAIN:g}_{CERTAIN:g}": float(
+                    np.mean((probability > 1 - CERTAIN) & (probability < CERTAIN))),
+                f"area_fraction_p_le_{1 - CERTAIN:g}": float(np.mean(probability <= 1 - CERTAIN)),
+            },
+            "open_area_fraction_samples": {"mean": float(open_fraction.mean()),
+                                           "std": float(open_fraction.std())},
+            "open_flux_mx_samples": {"mean": float(coronas["open_flux_mx"].mean()),
+                                     "std": float(coronas["open_flux_mx"].std())},
+            "hcs_latitude_spread_deg": (float(np.nanmean(spread[:, 4]))
+                                        if np.isfinite(spread[:, 4]).any() else None),
+            "lines_out_of_steps_samples": int(coronas["lines_out_of_steps"]),
+            "seconds_samples": round(seconds_samples, 3),
+        })
     if figures:
         write_figures(br_map, output, open_field, seed_lon, seed_lat, sheet, out_dir,
-                      title=Path(map_path).name)
+                      title=Path(map_path).name,
+                      sample_sheets=None if sample_maps is None else coronas["sheets"])
+        if sample_maps is not None:
+            write_probability_figure(probability, open_field, seed_lon, seed_lat, frame,
+                                     len(sample_maps), out_dir, title=Path(map_path).name)
     summary["seconds"] = round(time.monotonic() - started, 3)
     write_json_atomically(out_dir / "summary.json", summary)
     return summary
@@ -608,16 +896,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs=2, metavar=("NLON", "NLAT"),
                         default=list(DEFAULT_SEEDS),
                         help="open/closed seed grid, even integers (default %(default)s)")
+    parser.add_argument("--samples", nargs="?", const=ALL_SAMPLES, default=None, type=sample_count,
+                        metavar="N", help="also solve the first N maps of the map's SAMPLES layer "
+                        "(all without N): open_probability.fits, hcs_spread.csv")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def sample_count(text: str) -> int | str:
+    """``--samples`` N: an integer (run_pfss checks its range), or 'all'."""
+    if text == ALL_SAMPLES:
+        return ALL_SAMPLES
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of samples or {ALL_SAMPLES!r}, got "
+                                         f"{text!r} (give the map before --samples)") from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``solarmaggan pfss``: write the outputs, print a short summary."""
     summary = run_pfss(args.map, args.out, rss=args.rss, nr=args.nr, seeds=tuple(args.seeds),
-                       progress=not args.quiet)
+                       progress=not args.quiet, samples=args.samples)
     print(f"PFSS rss {summary['rss']:g} R_sun, nr {summary['nr']}: open flux "
           f"{summary['open_flux_mx']:.3e} Mx of {summary['unsigned_flux_mx']:.3e} Mx unsigned, "
           f"{100 * summary['open_area_fraction']:.1f}% of the surface open, "
           f"{summary['current_sheet_segments']} current-sheet segment(s); "
           f"{summary['seconds']:.1f} s -> {args.out}")
+    if "samples" in summary:
+        spread = summary["hcs_latitude_spread_deg"]
+        uncertain = next(value for key, value in summary["open_probability"].items()
+                         if key.startswith("area_fraction_p_between"))
+        print(f"{summary['samples']} samples: open flux {summary['open_flux_mx_samples']['mean']:.3e} "
+              f"+- {summary['open_flux_mx_samples']['std']:.3e} Mx, {100 * uncertain:.1f}% of the "
+              f"surface open in some samples only, current-sheet latitude spread "
+              f"{'n/a' if spread is None else f'{spread:.2f} deg'}")
     return 0

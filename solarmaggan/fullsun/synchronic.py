@@ -51,6 +51,31 @@ a one-row binary table whose cell is the (rows, columns) layer on the primary gr
 sunpy does not open them as maps (:func:`read_layers` reads them).
 A PNG quicklook beside it (OUT.png).
 
+Uncertainty (from ``solarmaggan generate --samples``: AI-generated inputs whose primary HDU
+is the mean of N samples, with an ``UNCERTAINTY`` layer, their per-pixel standard deviation
+in G, and optionally a ``SAMPLES`` layer, the (N, rows, columns) samples; see
+:func:`uncertainty_mode`). The primary B_r is always the map of the mean files, as above.
+
+- ``samples`` (every AI-generated input has SAMPLES, all with the same N): one synchronic
+  map per sample index k, made as the primary one from sample k of each generated input and
+  the unchanged observed inputs (same weights, observed-win rule, fill, row model and
+  ``balance``, each sample balanced by its own mean). The samples go through the same
+  reprojection call as the mean (reproject's leading broadcast dimension: the coordinate
+  transforms are made once per input). Layers ``SAMPLES`` (float32 (N, rows, columns), G)
+  and ``UNCERTAINTY``: their population standard deviation per pixel (ddof 0, as generate).
+- ``propagated`` (every AI-generated input has UNCERTAINTY, not all SAMPLES): sigma_Br =
+  sigma_LOS / mu goes the path of B_r (block average, bilinear interpolation: the errors
+  are taken as fully correlated within a block, an upper bound for independent pixel
+  errors), blended as sqrt(sum w_i^2 sigma_i^2) / sum w_i (independent inputs, observed
+  ones sigma 0); row-model pixels take the row's mean sigma (correlated again), fill-map
+  pixels 0; ``balance`` leaves it unchanged. Layer ``UNCERTAINTY`` only.
+
+Either way UNCERTAINTY is 0 where only observed inputs contribute (or the fill map) and
+covers only the spread of the AI-generated inputs, not that of the observations or of the
+fill model. Header: UNCMODE (samples / propagated), UNCMETH (the inputs' sampling method),
+NSAMPLES, UNCSCALE (the inputs' calibration scale, when they share one).
+:func:`read_uncertainty` reads the layers.
+
 Imports no TensorFlow.
 """
 
@@ -69,6 +94,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from astropy.io import fits
 
+from data_prep import fitsio
 from data_prep.atomic import atomic_path
 from data_prep.fitsio import (FitsInputError, check_observer, is_los_magnetogram,
                               observation_time, open_map, read_header)
@@ -164,6 +190,10 @@ class SynchronicMap:
         inputs: per input: path, instrument, kind, observer_lon_deg, observer_lat_deg
             (Stonyhurst), observer_distance_au, time (ISO), age_hours.
         balance_gauss: the mean removed by ``balance`` (G), None without it.
+        uncertainty_gauss: (nlat, nlon) float64 standard deviation of B_r (G) from the
+            AI-generated inputs' samples or sigma (module docstring), None without them.
+        samples_gauss: (N, nlat, nlon) float64 B_r (G) of each sample index (mode
+            'samples'), None otherwise.
     """
 
     br_gauss: np.ndarray
@@ -172,6 +202,8 @@ class SynchronicMap:
     header: fits.Header
     inputs: list[dict[str, Any]]
     balance_gauss: float | None = None
+    uncertainty_gauss: np.ndarray | None = None
+    samples_gauss: np.ndarray | None = None
 
     def to_map(self):
         """The map as a ``sunpy.map.GenericMap`` (B_r in G)."""
@@ -192,6 +224,8 @@ class _Input:
     instrument: str
     time: Any  # astropy Time, the map's reference date
     observer: Any  # SkyCoord, HeliographicStonyhurst
+    #: generated inputs: their UNCERTAINTY (rows, cols) and SAMPLES (N, rows, cols) layers, G
+    layers: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def _time(value: Any):
@@ -236,8 +270,21 @@ def read_input(path: str | os.PathLike) -> _Input:
     label = " ".join(dict.fromkeys(str(header[k]) for k in labels if header.get(k)))
     if generated:
         label = f"AI from {label or 'unknown'}"
+    layers = _input_layers(name, data.shape) if generated else {}
     return _Input(Path(path), solar_map, header, "generated" if generated else "observed",
-                  label or "unknown", solar_map.reference_date.utc, observer)
+                  label or "unknown", solar_map.reference_date.utc, observer, layers)
+
+
+def _input_layers(name: str, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The UNCERTAINTY and SAMPLES layers an AI-generated input has (:func:`read_uncertainty`),
+    checked against its image ``shape`` (rows, columns); FitsInputError "PATH: problem"."""
+    layers = read_uncertainty(name)
+    for layer, values in layers.items():
+        stack = layer == "SAMPLES"
+        if values.ndim != 2 + stack or values.shape[-2:] != shape or values.shape[0] < 1:
+            raise FitsInputError(f"{name}: its {layer} layer has shape {values.shape}, not "
+                                 f"({'N, ' if stack else ''}{shape[0]}, {shape[1]}) as the image")
+    return layers
 
 
 def read_fill(path: str | os.PathLike):
@@ -287,9 +334,11 @@ def check_times(inputs: Sequence[_Input], map_time) -> None:
                              f"from the map time {map_time.isot[:19]}; {limit}")
 
 
-def radial_field(item: _Input, mu_min: float) -> np.ndarray:
+def radial_field(item: _Input, mu_min: float, data: np.ndarray | None = None) -> np.ndarray:
     """(NAXIS2, NAXIS1) B_r = B_LOS / mu (G) of one input, NaN where mu < ``mu_min``, off
-    the disk or where the data are NaN."""
+    the disk or where the data are NaN. ``data``: (..., NAXIS2, NAXIS1) line-of-sight values
+    on the input's pixels instead of its image (a stack of samples, or sigma: sigma / mu),
+    giving (..., NAXIS2, NAXIS1)."""
     from data_prep.toysun.views import ViewGeometry
 
     header = fits.Header([card for card in item.header.cards
@@ -302,10 +351,10 @@ def radial_field(item: _Input, mu_min: float) -> np.ndarray:
         header["RSUN_REF"] = RSUN_REF_M
     with quiet():
         mu = ViewGeometry(header, carrington_offset_deg=0.0).mu
-    data = np.asarray(item.map.data, dtype=np.float64)
-    if mu.shape != data.shape:
+    data = np.asarray(item.map.data if data is None else data, dtype=np.float64)
+    if mu.shape != data.shape[-2:]:
         raise FitsInputError(f"{item.path}: the header's NAXIS1/2 {mu.shape[::-1]} do not match "
-                             f"the image {data.shape[::-1]}")
+                             f"the image {data.shape[:-3:-1]}")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mu >= mu_min, data / mu, np.nan)
 
@@ -326,7 +375,10 @@ def _mu_towards(coords, item: _Input) -> np.ndarray:
 def reproject_input(br: np.ndarray, item: _Input, out_wcs, shape: tuple[int, int],
                     algorithm: str = REPROJECTION) -> np.ndarray:
     """(nlat, nlon) B_r of one input on the map grid (G, NaN where it has no data), after
-    differential rotation to the map time; call inside ``propagate_with_solar_surface``."""
+    differential rotation to the map time; call inside ``propagate_with_solar_surface``.
+    ``br`` may be a stack (K, NAXIS2, NAXIS1) on the input's pixels (B_r of samples, sigma):
+    each layer takes the same path, the coordinate transforms are made once (reproject's
+    broadcast leading dimension), giving (K, nlat, nlon)."""
     if algorithm == "adaptive":
         from reproject import reproject_adaptive
 
@@ -345,10 +397,11 @@ def reproject_input(br: np.ndarray, item: _Input, out_wcs, shape: tuple[int, int
     px_per_deg = (item.map.rsun_obs.to_value("arcsec") * math.pi / 180.0
                   / float(item.map.scale.axis1.to_value("arcsec / pix")))
     factor = max(int(map_pixel_deg * px_per_deg), 1)
-    binned = sunpy.map.Map(br, item.map.meta)
+    layers = [sunpy.map.Map(layer, item.map.meta) for layer in np.reshape(br, (-1, *br.shape[-2:]))]
     if factor > 1:
-        binned = binned.superpixel([factor, factor] * u.pix, func=np.nanmean)
-    result, _ = reproject_interp((binned.data, binned.wcs), out_wcs, shape_out=shape)
+        layers = [layer.superpixel([factor, factor] * u.pix, func=np.nanmean) for layer in layers]
+    binned = np.stack([layer.data for layer in layers]).reshape(*br.shape[:-2], *layers[0].data.shape)
+    result, _ = reproject_interp((binned, layers[0].wcs), out_wcs, shape_out=shape)
     return result
 
 
@@ -366,6 +419,74 @@ def row_model(br: np.ndarray, covered: np.ndarray) -> np.ndarray:
     return np.repeat(row_means[nearest][:, None], br.shape[1], axis=1)
 
 
+def blend(br: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean over inputs of ``br`` (count, nlat, nlon) (G) with ``weight``
+    (count, nlat, nlon), an input counting only where its B_r is finite: (blended, NaN where
+    no input counts; covered, bool), each (nlat, nlon)."""
+    weight = np.where(np.isfinite(br), weight, 0.0)
+    total = weight.sum(axis=0)
+    covered = total > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(covered, (weight * np.nan_to_num(br)).sum(axis=0) / total, np.nan), covered
+
+
+def complete(blended: np.ndarray, covered: np.ndarray, fill_values: np.ndarray | None) -> np.ndarray:
+    """(nlat, nlon) finite map: ``blended`` where ``covered``, else the fill map's values
+    (``fill_values``, on the map grid, None without a fill map) where finite, else the
+    :func:`row_model`."""
+    result = np.where(covered, blended, row_model(blended, covered))
+    if fill_values is not None:
+        result = np.where(~covered & np.isfinite(fill_values), fill_values, result)
+    return result
+
+
+def uncertainty_mode(items: Sequence[_Input]) -> str | None:
+    """How the map's uncertainty comes from its AI-generated inputs (module docstring):
+    'samples' when each has a SAMPLES layer, 'propagated' when each has an UNCERTAINTY (or
+    SAMPLES) layer but not all SAMPLES, None when none has either.
+
+    Raises:
+        FitsInputError: SAMPLES layers of different lengths, or some generated inputs with
+            a layer and others without (their spread would be left out), naming the file.
+    """
+    generated = [item for item in items if item.kind == "generated"]
+    sampled = [item for item in generated if "SAMPLES" in item.layers]
+    for item in sampled[1:]:
+        count, first = len(item.layers["SAMPLES"]), len(sampled[0].layers["SAMPLES"])
+        if count != first:
+            raise FitsInputError(f"{item.path}: {count} samples, but {sampled[0].path} has "
+                                 f"{first}; the AI-generated inputs must have the same number "
+                                 "(generate --samples N)")
+    layered = [item for item in generated if item.layers]
+    if not layered:
+        return None
+    for item in generated:
+        if not item.layers:
+            raise FitsInputError(f"{item.path}: AI-generated without an UNCERTAINTY or SAMPLES "
+                                 f"layer, while {layered[0].path} has one; the map's uncertainty "
+                                 "would leave it out (give all generated inputs layers, or none)")
+    return "samples" if len(sampled) == len(generated) else "propagated"
+
+
+def _uncertainty_stack(item: _Input, mode: str | None) -> np.ndarray | None:
+    """The line-of-sight layers (K, rows, cols) (G) of ``item`` that go beside its image:
+    its samples ('samples'), its sigma as (1, rows, cols) ('propagated': UNCERTAINTY, or
+    the samples' standard deviation); None for observed inputs or without a mode."""
+    if mode is None or item.kind != "generated":
+        return None
+    if mode == "samples":
+        return item.layers["SAMPLES"]
+    if "UNCERTAINTY" in item.layers:
+        return item.layers["UNCERTAINTY"][None]
+    return np.std(item.layers["SAMPLES"], axis=0, dtype=np.float64)[None]
+
+
+def _common(items: Sequence[_Input], key: str) -> Any:
+    """The value of header ``key`` shared by every AI-generated input, else None."""
+    values = {item.header.get(key) for item in items if item.kind == "generated"}
+    return values.pop() if len(values) == 1 else None
+
+
 def build_synchronic(
     inputs: Sequence[str | os.PathLike],
     settings: SynchronicSettings,
@@ -378,6 +499,8 @@ def build_synchronic(
 
     Checks everything first (settings, every input, the fill map, the times) and raises
     ValueError / FitsInputError "PATH: problem" (see the module docstring for the method).
+    AI-generated inputs with UNCERTAINTY / SAMPLES layers give the map an uncertainty
+    (``uncertainty_gauss``, and ``samples_gauss`` in mode 'samples'; :func:`uncertainty_mode`).
     ``algorithm``: :data:`REPROJECTIONS`, for comparisons only.
     """
     import astropy.units as u
@@ -396,6 +519,7 @@ def build_synchronic(
     fill_map = read_fill(fill) if fill is not None else None
     map_time = _time(settings.time) if settings.time else max(item.time for item in items)
     check_times(items, map_time)
+    mode = uncertainty_mode(items)
 
     header = full_sun_header(map_time, shape, settings.frame)
     with quiet():
@@ -404,14 +528,21 @@ def build_synchronic(
     count = len(items)
     br = np.full((count, *shape), np.nan)
     weight = np.zeros((count, *shape))
+    # per input: its samples (K, nlat, nlon) or sigma (1, nlat, nlon) B_r on the map grid
+    extra: list[np.ndarray | None] = [None] * count
     bar = Progress(count, "synchronic", unit="inputs", enabled=progress, every=1)
     for index, item in enumerate(items):
-        radial = radial_field(item, settings.mu_min)
+        stack = _uncertainty_stack(item, mode)
+        data = None if stack is None else np.concatenate([item.map.data[None], stack])
+        radial = radial_field(item, settings.mu_min, data)
         with quiet(), propagate_with_solar_surface():
-            br[index] = reproject_input(radial, item, grid.wcs, shape, algorithm)
+            reprojected = reproject_input(radial, item, grid.wcs, shape, algorithm)
             mu = _mu_towards(coords, item)
+        br[index] = reprojected if stack is None else reprojected[0]
         covered = np.isfinite(br[index]) & (mu >= settings.mu_min)
         br[index][~covered] = np.nan
+        if stack is not None:
+            extra[index] = np.where(covered, reprojected[1:], np.nan)
         weight[index] = np.where(covered, np.clip(mu, 0.0, 1.0) ** settings.weight_power, 0.0)
         bar.update()
     bar.close()
@@ -420,17 +551,13 @@ def build_synchronic(
     if not settings.blend_generated and generated.any() and (~generated).any():
         observed_cover = (weight[~generated] > 0).any(axis=0)
         weight[generated] = np.where(observed_cover, 0.0, weight[generated])
-    total = weight.sum(axis=0)
-    covered = total > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        blended = np.where(covered, np.nansum(weight * np.nan_to_num(br), axis=0) / total, np.nan)
+    blended, covered = blend(br, weight)
     source = np.where(covered, weight.argmax(axis=0), -1).astype(np.int16)
     ages = np.array([(map_time - item.time).to_value(u.h) for item in items])
     age = np.where(covered, ages[np.clip(source, 0, None)], np.nan).astype(np.float32)
 
-    model = row_model(blended, covered)
-    result = np.where(covered, blended, model)
     fill_record: dict[str, Any] = {"FILLMOD": "row mean"}
+    values = None
     if fill_map is not None:
         fill_time = _fill_time(fill_map)
         with quiet():
@@ -442,17 +569,35 @@ def build_synchronic(
 
             values, _ = reproject_interp((np.asarray(fill_map.data, dtype=np.float64), wcs),
                                          grid.wcs, shape_out=shape)
-        usable = ~covered & np.isfinite(values)
-        result = np.where(usable, values, result)
         if fill_time is not None:
+            usable = ~covered & np.isfinite(values)
             age = np.where(usable, np.float32((map_time - fill_time).to_value(u.h)), age)
         fill_record = {"FILLFILE": Path(fill).name[-68:], "FILLMOD": "fill file, row mean"}
+    result = complete(blended, covered, values)
     balance = None
     area = full_sun_pixel_area_cm2(shape)
     net_flux = float(result.sum() * area)
     if settings.balance:
         balance = float(result.mean())
         result = result - balance
+
+    uncertainty = samples = None
+    if mode == "samples":
+        count_samples = next(len(stack) for stack in extra if stack is not None)
+        samples = np.empty((count_samples, *shape))
+        for k in range(count_samples):
+            layer = np.stack([b if stack is None else stack[k] for b, stack in zip(br, extra)])
+            samples[k] = complete(*blend(layer, weight), values)
+            if settings.balance:
+                samples[k] -= samples[k].mean()
+        uncertainty = samples.std(axis=0)
+    elif mode == "propagated":
+        sigma = np.stack([np.zeros(shape) if stack is None else stack[0] for stack in extra])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            blended_sigma = np.where(covered, np.sqrt((weight**2 * np.nan_to_num(sigma) ** 2)
+                                                      .sum(axis=0)) / weight.sum(axis=0), np.nan)
+        fill_sigma = None if values is None else np.where(np.isfinite(values), 0.0, np.nan)
+        uncertainty = complete(blended_sigma, covered, fill_sigma)
 
     header["TELESCOP"] = "solarmaggan"
     header["CONTENT"] = "SYNCHRONIC RADIAL FIELD"
@@ -485,49 +630,65 @@ def build_synchronic(
     header["NETFLUX"] = (net_flux, "net flux before any balance, Mx")
     if balance is not None:
         header["BALANCE"] = (balance, "mean B_r removed, G")
-    return SynchronicMap(result, source, age, header, records, balance)
+    if mode is not None:
+        header["UNCMODE"] = (mode, "UNCERTAINTY: std of SAMPLES, or propagated")
+        methods = sorted({str(item.header.get("UNCMETH", "unknown")) for item in items
+                          if item.kind == "generated"})
+        header["UNCMETH"] = (", ".join(methods)[:68], "inputs' sampling method")
+        count_samples = len(samples) if samples is not None else _common(items, "NSAMPLES")
+        if count_samples is not None:
+            header["NSAMPLES"] = (int(count_samples), "samples behind UNCERTAINTY")
+        if _common(items, "UNCSCALE") is not None:
+            header["UNCSCALE"] = (float(_common(items, "UNCSCALE")), "inputs' calibration scale")
+    return SynchronicMap(result, source, age, header, records, balance, uncertainty, samples)
 
 
-#: The per-pixel layers written beside B_r: extension name -> (column format, unit, meaning).
+#: The per-pixel layers written beside B_r: extension name -> (unit, meaning).
 LAYERS = {
-    "SOURCE": ("I", "", "index (0-based, input order) of the input with the largest weight; -1 filled"),
-    "AGE": ("E", "h", "map time minus the source's observation time, hours"),
+    "SOURCE": ("", "index (0-based, input order) of the input with the largest weight; -1 filled"),
+    "AGE": ("h", "map time minus the source's observation time, hours"),
 }
 
 
-def _layer_hdu(name: str, values: np.ndarray) -> fits.BinTableHDU:
-    """One layer as a one-row binary table whose cell is the (rows, columns) array on the
-    primary HDU's grid (TDIM). A table, not an image: ``sunpy.map.Map(OUT)`` then opens the
-    file as the one B_r map."""
-    fmt, unit, meaning = LAYERS[name]
-    rows, columns = values.shape
-    column = fits.Column(name=name, format=f"{rows * columns}{fmt}", unit=unit or None,
-                         dim=f"({columns},{rows})", array=values[None])
-    hdu = fits.BinTableHDU.from_columns([column], name=name)
-    hdu.header["COMMENT"] = meaning
-    hdu.header["COMMENT"] = "one row; the cell is (NAXIS2, NAXIS1) of the primary HDU's grid"
-    return hdu
+#: The uncertainty layers, of a synchronic map (module docstring) as of an AI-generated
+#: input (solarmaggan generate --samples): extension name -> (unit, meaning).
+UNCERTAINTY_LAYERS = {
+    "UNCERTAINTY": ("G", "per-pixel standard deviation of B_r from the AI-generated inputs "
+                         "(UNCMODE: std of SAMPLES, or propagated), Gauss"),
+    "SAMPLES": ("G", "the NSAMPLES synchronic B_r maps, one per sample index of the "
+                     "AI-generated inputs, Gauss"),
+}
 
 
 def read_layers(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The SOURCE (int16) and AGE (float32, h) layers of a synchronic map file, each
-    (rows, columns) on the grid of its primary HDU."""
-    with fits.open(path) as hdus:
-        return {name: np.array(hdus[name].data[name][0]).astype(dtype)
-                for name, dtype in (("SOURCE", np.int16), ("AGE", np.float32))}
+    (rows, columns) on the grid of its primary HDU (:func:`data_prep.fitsio.read_layers`)."""
+    return fitsio.read_layers(path, tuple(LAYERS))
+
+
+def read_uncertainty(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The uncertainty layers a file has (a synchronic map, or an AI-generated input):
+    ``UNCERTAINTY`` (rows, columns) and ``SAMPLES`` (N, rows, columns), float32, G; an empty
+    dict when it has neither."""
+    layers = fitsio.read_layers(path)
+    return {name: layers[name] for name in UNCERTAINTY_LAYERS if name in layers}
 
 
 def write_synchronic(out: str | os.PathLike, result: SynchronicMap, quicklook: bool = True) -> Path:
-    """Write ``result`` to ``out`` (FITS, atomically) and, if ``quicklook``, OUT.png."""
+    """Write ``result`` to ``out`` (FITS, atomically) and, if ``quicklook``, OUT.png; the
+    UNCERTAINTY and SAMPLES layers when ``result`` has them."""
     out = Path(out)
     primary = result.header.copy()
     for key in ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND"):
         primary.remove(key, ignore_missing=True, remove_all=True)
     hdus = fits.HDUList([
         fits.PrimaryHDU(result.br_gauss.astype(np.float32), primary),
-        _layer_hdu("SOURCE", result.source.astype(np.int16)),
-        _layer_hdu("AGE", result.age_hours.astype(np.float32)),
+        fitsio.layer_hdu("SOURCE", result.source.astype(np.int16), *LAYERS["SOURCE"]),
+        fitsio.layer_hdu("AGE", result.age_hours.astype(np.float32), *LAYERS["AGE"]),
     ])
+    for name, values in (("UNCERTAINTY", result.uncertainty_gauss), ("SAMPLES", result.samples_gauss)):
+        if values is not None:
+            hdus.append(fitsio.layer_hdu(name, values.astype(np.float32), *UNCERTAINTY_LAYERS[name]))
     with atomic_path(out) as temporary:
         hdus.writeto(temporary)
     if quicklook:
@@ -537,7 +698,8 @@ def write_synchronic(out: str | os.PathLike, result: SynchronicMap, quicklook: b
 
 def write_quicklook(path: str | os.PathLike, result: SynchronicMap) -> Path:
     """PNG of the map (longitude x sine latitude) with each observer's central meridian at
-    the map time and the region filled from generated inputs outlined."""
+    the map time and the region filled from generated inputs outlined; below it, when the
+    map has one, its uncertainty (G)."""
     import astropy.units as u
     import matplotlib
 
@@ -552,7 +714,11 @@ def write_quicklook(path: str | os.PathLike, result: SynchronicMap) -> Path:
     extent = (lon0, lon0 + cols * float(header["CDELT1"]), -1.0, 1.0)
     grid = result.to_map()
     limit = float(np.nanpercentile(np.abs(result.br_gauss), 99.5)) or 1.0
-    figure, axes = plt.subplots(figsize=(10, 5.2))
+    sigma = result.uncertainty_gauss
+    if sigma is None:
+        figure, axes = plt.subplots(figsize=(10, 5.2))
+    else:
+        figure, (axes, sigma_axes) = plt.subplots(2, 1, figsize=(10, 10), sharex=True)
     image = axes.imshow(result.br_gauss, origin="lower", extent=extent, aspect="auto",
                         cmap="gray", vmin=-limit, vmax=limit)
     figure.colorbar(image, ax=axes, label="B_r (G)")
@@ -561,6 +727,19 @@ def write_quicklook(path: str | os.PathLike, result: SynchronicMap) -> Path:
     if from_ai.any():
         axes.contour(from_ai.astype(float), levels=[0.5], colors="yellow", linewidths=1.0,
                      extent=extent, origin="lower")
+    if sigma is not None:
+        top = float(np.nanpercentile(sigma, 99.5)) or 1.0
+        image = sigma_axes.imshow(sigma, origin="lower", extent=extent, aspect="auto",
+                                  cmap="magma", vmin=0.0, vmax=top)
+        figure.colorbar(image, ax=sigma_axes, label="uncertainty of B_r (G)")
+        if from_ai.any():
+            sigma_axes.contour(from_ai.astype(float), levels=[0.5], colors="cyan",
+                               linewidths=1.0, extent=extent, origin="lower")
+        how = (f"std of {header.get('NSAMPLES')} sample maps" if header.get("UNCMODE") == "samples"
+               else "propagated from the inputs' UNCERTAINTY")
+        sigma_axes.set_title(f"uncertainty ({how}, {header.get('UNCMETH')}; cyan: AI-generated)")
+        sigma_axes.set_xlabel(f"{header['FRAME']} longitude (deg)")
+        sigma_axes.set_ylabel("sine latitude")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, item in enumerate(result.inputs):
         with quiet(), propagate_with_solar_surface():
@@ -592,7 +771,8 @@ def synchronic(
     quicklook: bool = True,
 ) -> dict[str, Any]:
     """Check everything, build the map of ``inputs`` and write it to ``out`` (+ OUT.png).
-    Returns {out, quicklook, time, shape, frame, inputs, filled_fraction, balance_gauss}."""
+    Returns {out, quicklook, time, shape, frame, inputs, filled_fraction, balance_gauss,
+    uncertainty (UNCMODE: 'samples', 'propagated' or None), samples (N or None)}."""
     settings = settings or SynchronicSettings()
     out = Path(out)
     if out.suffix.lower() not in (".fits", ".fts", ".fit"):
@@ -605,7 +785,8 @@ def synchronic(
             "time": result.header["DATE-OBS"], "shape": list(result.br_gauss.shape),
             "frame": settings.frame, "inputs": result.inputs,
             "filled_fraction": float(result.header["FILLFRAC"]),
-            "balance_gauss": result.balance_gauss}
+            "balance_gauss": result.balance_gauss, "uncertainty": result.header.get("UNCMODE"),
+            "samples": None if result.samples_gauss is None else len(result.samples_gauss)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -636,6 +817,10 @@ def run(args: argparse.Namespace) -> int:
                                   balance=args.balance, blend_generated=args.blend_generated)
     record = synchronic(args.out, args.inputs, settings, fill=args.fill, progress=not args.quiet)
     if not args.quiet:
+        uncertainty = {None: "", "propagated": ", UNCERTAINTY propagated",
+                       "samples": f", UNCERTAINTY and {record['samples']} SAMPLES"}
+        uncertainty = uncertainty[record["uncertainty"]]
         print(f"wrote {record['out']} ({record['shape'][0]} x {record['shape'][1]}, "
-              f"{len(record['inputs'])} inputs, {100 * record['filled_fraction']:.1f}% filled)")
+              f"{len(record['inputs'])} inputs, {100 * record['filled_fraction']:.1f}% filled"
+              f"{uncertainty})")
     return 0

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Iterator
 
 import keras
+import numpy as np
 from keras import ops
 
 from data_prep.presets.schema import NORMS, PRECISIONS
@@ -181,6 +182,20 @@ def dropout_seed_states(variables) -> dict[str, object]:
     track them for ``tf.train.Checkpoint``; they decide the next dropout masks."""
     return {getattr(variable, "path", variable.name).removesuffix(":0"): variable
             for variable in variables if "seed_generator_state" in variable.name}
+
+
+def has_dropout(model: keras.Model) -> bool:
+    """True if ``model`` (nested models included) has a dropout layer with a rate above 0."""
+    return any(isinstance(layer, SolarDropout) and layer.rate > 0
+               for layer in _nested_layers(model))
+
+
+def seed_dropout(model: keras.Model, seed: int) -> None:
+    """Set the seed state of every dropout layer of ``model`` from ``seed`` (each layer its
+    own stream), so that the next dropout masks are a function of ``seed`` alone."""
+    layers = [layer for layer in _nested_layers(model) if isinstance(layer, SolarDropout)]
+    for number, layer in enumerate(layers):
+        layer.seed_generator.state.assign(np.array([seed * 1_000 + number + 1, 0], np.int64))
 
 
 def stochastic_inference_of(model: keras.Model) -> bool:
