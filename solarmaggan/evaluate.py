@@ -104,10 +104,10 @@ def evaluate(
         if method == "deterministic":
             raise ValueError(f"{model_file}: one model without dropout has no spread to "
                              "calibrate; sample with dropout or an ensemble of --models")
-        check_data(data_path, config, splits=(split, "val"))
     elif len(generators) > 1:
         raise ValueError("several models (an ensemble) need samples")
-    check_data(data_path, config, splits=(split,))
+    # the scale is fitted on the validation split: with samples it must hold pairs too
+    check_data(data_path, config, splits=(split,) if samples is None else (split, "val"))
     disk = float(config["data"]["disk_rsun"] if disk_fraction is None else disk_fraction)
     _, magnetogram_scaling = data_normalizations(config)
     limit = float(config["data"]["magnetogram_limit_gauss"])
