@@ -41,9 +41,10 @@ setup(
         "ai-edge-litert",
     ],
     extras_require={
-        # sunpy[net] (Fido, JSOC) for scripts/download_data.py; the tests check its queries
-        "test": ["pytest>=8", "sunpy[net]>=6.0"],
-        "download": ["sunpy[net]>=6.0"],
+        # sunpy[net] (Fido, JSOC) and sunpy-soar (Solar Orbiter Archive: EUI/FSI) for
+        # scripts/download_data.py; the tests check its queries
+        "test": ["pytest>=8", "sunpy[net]>=6.0", "sunpy-soar>=1.11"],
+        "download": ["sunpy[net]>=6.0", "sunpy-soar>=1.11"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],
     },

@@ -3,8 +3,8 @@
 Commands:
     info FILE       describe an HDF5 pair file (shapes, channels, scaling, splits, times)
     toysun OUT      write a synthetic "toy Sun" pair file
-    toysun campaign OUT   the toy Sun seen by SDO and STEREO-like spacecraft: instrument
-                    FITS files and the truth
+    toysun campaign OUT   the toy Sun seen by SDO, STEREO-like spacecraft and Solar Orbiter:
+                    instrument FITS files and the truth
     prep            FITS folders (AIA/EUVI, HMI) -> HDF5 pair file, with a preset
 """
 
@@ -123,8 +123,9 @@ def route_campaign(argv: list[str] | None) -> list[str]:
 
 def add_campaign_command(commands, program: str) -> argparse.ArgumentParser:
     """The ``toysun campaign`` parser (also reachable as ``toysun-campaign``)."""
-    text = ("the toy Sun observed by SDO (AIA, HMI) and STEREO-like spacecraft (EUVI): "
-            "instrument FITS files, truth magnetograms and Carrington maps")
+    text = ("the toy Sun observed by SDO (AIA, HMI), STEREO-like spacecraft (EUVI) and Solar "
+            "Orbiter (EUI/FSI level 2, the truth as SO/PHI-FDT would see it): instrument FITS "
+            "files, truth magnetograms and Carrington maps")
     return commands.add_parser(CAMPAIGN_COMMAND, help=f"(toysun campaign OUT) {text}",
                                description=text, prog=f"{program} toysun campaign",
                                formatter_class=HelpFormatter)
@@ -140,16 +141,19 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cadence-hours", type=float, default=defaults.cadence_hours,
                         help="hours between observations")
     parser.add_argument("--observer", nargs="+", action="extend", metavar="OBSERVER",
-                        help="earth, stereo-a, stereo-b, [NAME=]LON,LAT,AU (Stonyhurst deg, au) "
-                             "or a FITS file (its observer and detector); several values, and "
-                             "the option may be repeated (default: earth stereo-a stereo-b)")
+                        help="earth, stereo-a, stereo-b, [NAME=]LON,LAT,AU (Stonyhurst deg, au), "
+                             "solo=LON,LAT,AU (Solar Orbiter with EUI/FSI, 0.28-1 au; also "
+                             "solar-orbiter=, solo-NAME=) or a FITS file (its observer and "
+                             "detector; an EUI/FSI file makes a Solar Orbiter observer); several "
+                             "values, and the option may be repeated (default: earth stereo-a "
+                             "stereo-b)")
     parser.add_argument("--far-side-every", type=int, default=defaults.far_side_every,
-                        help="STEREO-like observers observe every N-th time")
+                        help="far-side observers (STEREO-like, Solar Orbiter) observe every N-th time")
     parser.add_argument("--size", type=int, default=defaults.size,
                         help="detector pixels a side (each instrument's full field of view)")
     parser.add_argument("--channels", type=int, nargs="+", default=list(defaults.channels),
                         choices=AIA_CHANNELS, metavar="A",
-                        help="AIA channels 304 [193 171]; EUVI observes 304 [195 171]")
+                        help="AIA channels 304 [193 171]; EUVI observes 304 [195 171], EUI/FSI 304 [174]")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="the Sun's seed")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes rendering times in parallel (default: all cores)")

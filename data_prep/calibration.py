@@ -1,4 +1,5 @@
-"""Intensity calibration of EUV images: DN/s, AIA degradation, EUVI-to-AIA matching.
+"""Intensity calibration of EUV images: DN/s (AIA, EUVI; EUI/FSI level 2 already is), AIA
+degradation, matching EUVI and EUI/FSI intensities to AIA's.
 
 Each function returns the calibrated values together with a short text record of what it
 did (or why it did nothing); :func:`data_prep.prepare.prepare_map` writes these records as
@@ -69,6 +70,23 @@ def euvi_calibrate(data: np.ndarray, meta: Any, name: str) -> tuple[np.ndarray, 
         data = data / 4.0 ** (summed - 1)
         steps.append(f"euvi summing: divided by 4**(SUMMED - 1) = {4.0 ** (summed - 1):g}")
     return data, steps
+
+
+def fsi_calibrate(data: np.ndarray, meta: Any, name: str) -> tuple[np.ndarray, list[str]]:
+    """Solar Orbiter EUI/FSI level 2: already calibrated to DN/s by euiprep (dark, flat
+    field, exposure, pointing), so the values are kept as they are.
+
+    Raises FitsInputError (naming the file) when BUNIT does not say a rate (DN/s): such a
+    file is not what euiprep writes, and its values cannot be matched to AIA's DN/s.
+    (Level 1, raw DN, is refused before this by :func:`data_prep.fitsio.check_fsi_image`.)
+    """
+    unit = meta.get("bunit", meta.get("BUNIT"))
+    if not is_per_second(meta):
+        from data_prep.fitsio import FitsInputError
+
+        raise FitsInputError(f"{name}: an EUI/FSI level-2 file whose BUNIT = {unit!r} is not "
+                             "a rate; euiprep's level 2 is in DN/s")
+    return data, [f"fsi: level 2, {str(unit).strip()} as calibrated by euiprep, unchanged"]
 
 
 def aia_degradation(solar_map: Any, correction_table: Any = None) -> tuple[Any, str]:

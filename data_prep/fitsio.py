@@ -1,14 +1,19 @@
-"""Reading solar FITS files: SDO/AIA, SDO/HMI line-of-sight magnetograms, STEREO/EUVI.
+"""Reading solar FITS files: SDO/AIA, SDO/HMI line-of-sight magnetograms, STEREO/EUVI,
+Solar Orbiter EUI/FSI.
 
 Every problem with an input file raises :class:`FitsInputError`, whose message starts with
 the file name and says what is wrong (not a FITS file, missing keyword, wrong instrument or
-wavelength, no finite pixel), instead of a traceback from deep inside astropy or sunpy.
+wavelength, an unusable EUI level or image, no finite pixel), instead of a traceback from
+deep inside astropy or sunpy.
 
 Kinds of input (``kind``):
     ``"aia"``  SDO/AIA level 1 or 1.5 (default wavelength 304 A)
     ``"hmi"``  SDO/HMI line-of-sight magnetogram, hmi.M_45s or hmi.M_720s, also the
                Rice-compressed HDU 1 of JSOC exports (CROTA2 ~ 180 is handled by the WCS)
     ``"euvi"`` STEREO-A or -B SECCHI/EUVI level 0 or 1 (default wavelength 304 A)
+    ``"fsi"``  Solar Orbiter EUI Full Sun Imager level 2 (euiprep-calibrated DN/s; sunpy's
+               EUIMap; default wavelength 304 A, the other FSI channel is 174 A). Level 1
+               (raw DN, uncorrected) is refused, naming the level-2 product to use instead.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-KINDS = ("aia", "hmi", "euvi")
-DEFAULT_WAVELENGTH = {"aia": 304, "euvi": 304, "hmi": None}
+KINDS = ("aia", "hmi", "euvi", "fsi")
+DEFAULT_WAVELENGTH = {"aia": 304, "euvi": 304, "fsi": 304, "hmi": None}
+#: What each kind is, in words (for messages)
+KIND_NAMES = {"aia": "SDO/AIA", "hmi": "SDO/HMI", "euvi": "STEREO/EUVI", "fsi": "Solar Orbiter EUI/FSI"}
 # keywords without which the geometry or the time cannot be known
 REQUIRED_KEYWORDS = ("CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2")
 
@@ -76,12 +83,15 @@ def observation_time(header: fits.Header, name: str = "") -> Time:
 
 
 def identify(header: fits.Header) -> str | None:
-    """``"aia"``, ``"hmi"`` or ``"euvi"`` from TELESCOP / INSTRUME / DETECTOR, else None."""
-    instrument = str(header.get("INSTRUME", "")).upper()
-    telescope = str(header.get("TELESCOP", "")).upper()
-    detector = str(header.get("DETECTOR", "")).upper()
+    """``"aia"``, ``"hmi"``, ``"euvi"`` or ``"fsi"`` from TELESCOP / INSTRUME / DETECTOR,
+    else None (EUI's high-resolution imagers, HRI, are not full-disk: None)."""
+    instrument = str(header.get("INSTRUME", "")).strip().upper()
+    telescope = str(header.get("TELESCOP", "")).strip().upper()
+    detector = str(header.get("DETECTOR", "")).strip().upper()
     if detector == "EUVI":
         return "euvi"
+    if instrument.startswith("EUI") and (detector == "FSI" or telescope.endswith("/FSI")):
+        return "fsi"
     if instrument.startswith("AIA") or detector == "AIA":
         return "aia"
     if instrument.startswith("HMI") or telescope.endswith("HMI") or detector == "HMI":
@@ -112,6 +122,47 @@ def check_observer(header, name: str) -> None:
             raise FitsInputError(f"{name}: missing observer keyword {key} (observer position)")
 
 
+#: What euiprep makes of an FSI image: the only EUI level solarmaggan reads (``{band}``:
+#: the header's WAVELNTH, 304 or 174 A)
+FSI_LEVEL2_PRODUCT = "level 2 (euiprep-calibrated DN/s, product eui-fsi{band}-image at level L2)"
+#: EUI keywords that, when present, must have this value (any case) in a usable image,
+#: and what another value means
+FSI_IMAGE_STATES = (
+    ("DOORINT", "open", "the internal door was not open"),
+    ("DOOREXT", "open", "the external door was not open"),
+    ("COMPLETE", "C", "an incomplete image"),
+    ("LEDSTATE", "all off", "calibration LEDs were on"),
+)
+
+
+def check_fsi_image(header, name: str) -> None:
+    """Refuse an EUI/FSI header that is not a usable level-2 solar image, one line naming
+    the file and the keyword: LEVEL missing or not 'L2' (level 1 is raw DN, not corrected
+    by euiprep), IMGTYPE missing or not 'solar image' (darks, LED images), or a keyword of
+    :data:`FSI_IMAGE_STATES` present with another value (a door not open, an incomplete
+    image, LEDs on)."""
+    band = header.get("WAVELNTH")
+    band = int(round(float(band))) if isinstance(band, (int, float)) else DEFAULT_WAVELENGTH["fsi"]
+    needs = FSI_LEVEL2_PRODUCT.format(band=band)
+    level = str(header.get("LEVEL", "")).strip().upper()
+    if not level:
+        raise FitsInputError(f"{name}: missing header keyword LEVEL (EUI processing level); "
+                             f"solarmaggan needs {needs}")
+    if level == "L1":
+        raise FitsInputError(f"{name}: a level-1 EUI/FSI file (uncalibrated raw DN); "
+                             f"solarmaggan needs {needs}")
+    if level != "L2":
+        raise FitsInputError(f"{name}: an EUI/FSI file of level {level!r}; solarmaggan needs "
+                             f"{needs}")
+    if "IMGTYPE" not in header:
+        raise FitsInputError(f"{name}: missing header keyword IMGTYPE ('solar image' expected)")
+    states = (("IMGTYPE", "solar image", "not a solar image"),) + FSI_IMAGE_STATES
+    for key, usable, problem in states:
+        value = str(header.get(key, usable)).strip()
+        if value.lower() != usable.lower():
+            raise FitsInputError(f"{name}: {problem} ({key} = {value!r}, {usable!r} expected)")
+
+
 def check_header(
     header: fits.Header,
     kind: str,
@@ -119,9 +170,10 @@ def check_header(
     expected_wavelength: int | None | str = "default",
     require_magnetogram: bool = True,
 ) -> None:
-    """Refuse a header that is not of ``kind``, not at ``expected_wavelength`` (A; the
-    default 304 for "aia" and "euvi", None accepts any), not a line-of-sight magnetogram
-    for "hmi" (unless ``require_magnetogram`` is False), or lacks the geometry keywords."""
+    """Refuse a header that is not of ``kind``, not a usable EUI/FSI level-2 solar image
+    for "fsi" (:func:`check_fsi_image`), not at ``expected_wavelength`` (A; the default 304
+    for "aia", "euvi" and "fsi", None accepts any), not a line-of-sight magnetogram for
+    "hmi" (unless ``require_magnetogram`` is False), or lacks the geometry keywords."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     found = identify(header)
@@ -130,6 +182,8 @@ def check_header(
             f"{name}: expected a {kind.upper()} file, the header says "
             f"{describe_source(header) or 'no known instrument'}"
         )
+    if kind == "fsi":
+        check_fsi_image(header, name)
     wavelength = DEFAULT_WAVELENGTH[kind] if expected_wavelength == "default" else expected_wavelength
     if wavelength is not None:
         observed = header.get("WAVELNTH")
@@ -150,6 +204,8 @@ def check_header(
             raise FitsInputError(f"{name}: missing header keyword {key}")
     if not any(key in header for key in ("DSUN_OBS", "DSUN")):
         raise FitsInputError(f"{name}: missing header keyword DSUN_OBS (observer distance)")
+    if kind == "fsi":  # Solar Orbiter anywhere from 0.28 to 1 au: never assume the Earth
+        check_observer(header, name)
     observation_time(header, name)
 
 

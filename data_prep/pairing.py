@@ -16,10 +16,11 @@ Every file that is not paired is reported with a reason:
 ``rejected``
     files refused before pairing: no such file, not a readable FITS file, no 2-D image, the
     wrong instrument, wavelength or product (e.g. an HMI continuum image instead of a
-    magnetogram), a missing keyword (geometry, observer distance, observation time,
-    EXPTIME), an unreadable time, ``QUALITY`` not 0, a header saying no pixel holds data
-    (``DATAVALS = 0``), a duplicate observation time, or an exposure anomaly (AIA / EUVI:
-    not a ``LIGHT`` frame, ``EXPTIME`` <= 0, or below half the median ``EXPTIME`` of the
+    magnetogram; an EUI/FSI file not a level-2 solar image), a missing keyword (geometry,
+    observer distance, observation time, exposure time), an unreadable time, ``QUALITY``
+    not 0, a header saying no pixel holds data (``DATAVALS = 0``), a duplicate observation
+    time, or an exposure anomaly (AIA / EUVI: not a ``LIGHT`` frame; AIA / EUVI / FSI: an
+    exposure time (``EXPTIME``, EUI's ``XPOSURE``) <= 0, or below half the median of the
     scanned files of the same wavelength: the short exposures of flare mode / automatic
     exposure control).
 ``unmatched``
@@ -64,6 +65,8 @@ FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fts.gz", ".fit.gz", ".fi
 SCAN_OPTIONS = ("expected_wavelength", "require_magnetogram", "quality_check", "exposure_check")
 # an exposure below this fraction of the median of its wavelength is an anomaly
 SHORT_EXPOSURE_FRACTION = 0.5
+#: the header keyword of each EUV kind's exposure time, s (EUI has no EXPTIME)
+EXPOSURE_KEYWORDS = {"aia": "EXPTIME", "euvi": "EXPTIME", "fsi": "XPOSURE"}
 
 
 @dataclasses.dataclass
@@ -233,14 +236,16 @@ def scan_files(
 
     Args:
         paths_or_dirs: files and folders (see :func:`expand_paths`).
-        kind: ``"aia"``, ``"hmi"`` or ``"euvi"``.
+        kind: ``"aia"``, ``"hmi"``, ``"euvi"`` or ``"fsi"``.
         expected_wavelength, require_magnetogram: as for
-            :func:`data_prep.fitsio.check_header`.
+            :func:`data_prep.fitsio.check_header` (which also refuses EUI/FSI files that
+            are not level-2 solar images).
         quality_check: refuse ``QUALITY`` other than 0 (a missing QUALITY is fine) and
             headers saying no pixel holds data (``DATAVALS = 0``).
-        exposure_check: for AIA and EUVI, refuse frames that are not ``LIGHT``
-            (``IMG_TYPE``), a missing or non-positive ``EXPTIME``, and exposures below half
-            the median ``EXPTIME`` of the accepted files of the same wavelength.
+        exposure_check: for EUV kinds, refuse a missing or non-positive exposure time
+            (:data:`EXPOSURE_KEYWORDS`: ``EXPTIME``, EUI's ``XPOSURE``) and exposures below
+            half the median of the accepted files of the same wavelength; for AIA and EUVI
+            also frames that are not ``LIGHT`` (``IMG_TYPE``).
         per_wavelength: judge duplicate observation times within each wavelength
             (WAVELNTH) only, for files of several channels that may share a time.
 
@@ -265,7 +270,7 @@ def scan_files(
             if quality_check:
                 problem = _quality_problem(header)
             if problem is None and exposure_check and kind in EUV_KINDS:
-                problem = _exposure_problem(header)
+                problem = _exposure_problem(header, kind)
         except FitsInputError as err:
             problem = _without_name(str(err), path)
         except Exception as err:  # a strange header must not stop a scan of many files
@@ -276,7 +281,7 @@ def scan_files(
             rejected.append(Rejected(path, problem))
 
     if exposure_check and kind in EUV_KINDS:
-        accepted, short = _short_exposures(accepted)
+        accepted, short = _short_exposures(accepted, EXPOSURE_KEYWORDS[kind])
         rejected.extend(short)
 
     accepted.sort(key=lambda item: item[0])  # duplicates: the first by path is kept
@@ -341,7 +346,7 @@ def pair_by_time(
     Args:
         euv_files, magnetogram_files: files and folders (see :func:`expand_paths`).
         tolerance_s: the largest time separation of a pair, in seconds.
-        euv_kind: ``"aia"`` or ``"euvi"``.
+        euv_kind: ``"aia"``, ``"euvi"`` or ``"fsi"``.
         scan_options: ``expected_wavelength`` (for the EUV files), ``require_magnetogram``
             (for the magnetograms), ``quality_check`` and ``exposure_check`` (both); see
             :func:`scan_files`.
@@ -460,7 +465,7 @@ def scan_channels(
     Args:
         paths_or_dirs: files and folders, of every channel mixed (see :func:`expand_paths`).
         channels: ``(name, wavelength in A)`` of each channel, e.g. ``("AIA 193", 193)``.
-        kind: ``"aia"`` or ``"euvi"``: the instrument every file must be.
+        kind: ``"aia"``, ``"euvi"`` or ``"fsi"``: the instrument every file must be.
         checks: ``quality_check``, ``exposure_check`` (see :func:`scan_files`).
 
     A file's channel is its header's WAVELNTH (with the instrument checked), never its
@@ -569,7 +574,7 @@ def pair_channels_by_time(
         channels: ``(name, wavelength)`` of each channel, in the order of the input's
             channels, e.g. ``[("AIA 304", 304), ("AIA 193", 193), ("AIA 171", 171)]``.
         tolerance_s: the largest time separation of an EUV file from its magnetogram, s.
-        euv_kind: ``"aia"`` or ``"euvi"``.
+        euv_kind: ``"aia"``, ``"euvi"`` or ``"fsi"``.
         scan_options: ``require_magnetogram``, ``quality_check``, ``exposure_check`` (see
             :func:`scan_files`).
 
@@ -679,36 +684,40 @@ def _quality_problem(header: fits.Header) -> str | None:
     return None
 
 
-def _exposure_problem(header: fits.Header) -> str | None:
+def _exposure_problem(header: fits.Header, kind: str) -> str | None:
+    """Why an EUV header of ``kind`` shows an exposure anomaly, or None. (EUI/FSI's image
+    type, IMGTYPE, is checked by :func:`data_prep.fitsio.check_fsi_image`.)"""
     image_type = header.get("IMG_TYPE")
-    if image_type is not None and str(image_type).strip().upper() != "LIGHT":
+    if kind != "fsi" and image_type is not None and str(image_type).strip().upper() != "LIGHT":
         return f"exposure anomaly: not a light frame (IMG_TYPE = {str(image_type).strip()!r})"
-    if "EXPTIME" not in header:
-        return "missing header keyword EXPTIME (exposure time)"
-    exposure = _number(header, "EXPTIME")
+    key = EXPOSURE_KEYWORDS[kind]
+    if key not in header:
+        return f"missing header keyword {key} (exposure time)"
+    exposure = _number(header, key)
     if exposure is None or not math.isfinite(exposure):
-        return f"unreadable EXPTIME = {header.get('EXPTIME')!r}"
+        return f"unreadable {key} = {header.get(key)!r}"
     if exposure <= 0:
-        return f"exposure anomaly: EXPTIME = {exposure:g} s"
+        return f"exposure anomaly: {key} = {exposure:g} s"
     return None
 
 
-def _short_exposures(accepted):
-    """Split off exposures below half the median of their wavelength."""
+def _short_exposures(accepted, key: str):
+    """Split off exposures (header keyword ``key``, s) below half the median of their
+    wavelength."""
     groups: dict[Any, list[float]] = {}
     for _, _, header in accepted:
-        groups.setdefault(_wavelength_key(header), []).append(_number(header, "EXPTIME"))
-    medians = {key: (float(np.median(values)), len(values)) for key, values in groups.items()}
+        groups.setdefault(_wavelength_key(header), []).append(_number(header, key))
+    medians = {band: (float(np.median(values)), len(values)) for band, values in groups.items()}
     kept, short = [], []
     for item in accepted:
         header = item[2]
-        key = _wavelength_key(header)
-        median, count = medians[key]
-        exposure = _number(header, "EXPTIME")
+        band = _wavelength_key(header)
+        median, count = medians[band]
+        exposure = _number(header, key)
         if exposure < SHORT_EXPOSURE_FRACTION * median:
-            at = "" if key is None else f" at {key:g} A"
+            at = "" if band is None else f" at {band:g} A"
             short.append(Rejected(item[0], (
-                f"exposure anomaly: EXPTIME = {exposure:g} s is below "
+                f"exposure anomaly: {key} = {exposure:g} s is below "
                 f"{SHORT_EXPOSURE_FRACTION:g} x the median {median:g} s of the {count} scanned "
                 f"files{at} (flare mode / automatic exposure control); "
                 "pass exposure_check=False to accept it"

@@ -50,7 +50,8 @@ class InputChannel:
 
     Attributes:
         name: the channel's name in the pair file, e.g. "AIA 304".
-        kind: "aia" or "euvi" (:data:`data_prep.fitsio.KINDS`).
+        kind: "aia", "euvi" or "fsi" (EUI/FSI level 2): one of
+            :data:`data_prep.presets.schema.EUV_KINDS`.
         wavelength: A, as the files' WAVELNTH says; None accepts any (one channel only).
     """
 
@@ -156,7 +157,7 @@ class PrepSettings:
 
     @property
     def input_kind(self) -> str:
-        """"aia" or "euvi": the kind of every input channel."""
+        """"aia", "euvi" or "fsi": the kind of every input channel."""
         return self.input_channels[0].kind
 
     @property

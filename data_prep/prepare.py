@@ -1,23 +1,26 @@
 """One FITS image to the standard frame: calibrated, north up, disk centred, fixed radius.
 
-:func:`prepare_map` is the single entry point for AIA, HMI and EUVI images; its output is a
-``sunpy.map.Map`` in physical units (DN/s or Gauss) with a valid WCS describing the new
-frame (observer coordinate, scale, reference pixel), so prepared images and the
+:func:`prepare_map` is the single entry point for AIA, HMI, EUVI and EUI/FSI images; its
+output is a ``sunpy.map.Map`` in physical units (DN/s or Gauss) with a valid WCS describing
+the new frame (observer coordinate, scale, reference pixel), so prepared images and the
 magnetograms generated from them can be placed on the Sun. Normalisation to [-1, 1] is a
 separate, invertible step (:mod:`data_prep.normalization`).
 
 Order of the steps (each recorded as a HISTORY card of the output header):
     1. read and check (instrument, wavelength, product, keywords, finite pixels);
     2. calibrate: AIA degradation (optional, aiapy) and exposure -> DN/s; EUVI bias,
-       exposure and summing -> DN/s; HMI: Gauss as delivered;
+       exposure and summing -> DN/s; EUI/FSI level 2: DN/s as calibrated by euiprep; HMI:
+       Gauss as delivered;
     3. geometry: block-average then bilinear resampling onto the frame (north up, Sun centre
        at ((n - 1) / 2, (n - 1) / 2), radius ``radius_px``) through the WCS, which carries
-       HMI's CROTA2 ~ 180 and EUVI's roll; NaNs (HMI off-disk) and pixels outside the
+       HMI's CROTA2 ~ 180 and EUVI's and FSI's rolls, and the scale from the observer's
+       distance (Solar Orbiter: 0.28 to 1 au); NaNs (HMI off-disk) and pixels outside the
        source become ``fill_value``;
     4. mask: pixels beyond ``mask_radius_rsun`` solar radii set to ``fill_value``
        (default 0.98 R_sun and 0 G for magnetograms; EUV images keep the off-limb corona);
     5. EUV intensity matching: on-disk median scaled to 100 DN/s (default, AISFM 2.0's
-       EUVI-to-AIA intercalibration) or histogram matching against an AIA reference.
+       EUVI-to-AIA intercalibration, used for EUI/FSI too) or histogram matching against an
+       AIA reference.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from data_prep import calibration
 from data_prep.fitsio import FitsInputError, read_map, source_name
 from data_prep.geometry import angular_radius_arcsec, radial_distance, resample_to_frame
 
-DEFAULT_MASK_RADIUS_RSUN = {"hmi": 0.98, "aia": None, "euvi": None}
-UNITS = {"hmi": "Gauss", "aia": "DN/s", "euvi": "DN/s"}
-# header keywords copied from the source so a prepared map still says what it is
+DEFAULT_MASK_RADIUS_RSUN = {"hmi": 0.98, "aia": None, "euvi": None, "fsi": None}
+UNITS = {"hmi": "Gauss", "aia": "DN/s", "euvi": "DN/s", "fsi": "DN/s"}
+# header keywords copied from the source so a prepared map still says what it is; T_OBS
+# (SDO) and DATE-AVG (others) are the times sunpy gives the observer, which the frame
+# header writes as it is at that time (without them, sunpy would read it at DATE-OBS)
 KEPT_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "OBSRVTRY", "WAVELNTH", "WAVEUNIT",
-                 "EXPTIME", "QUALITY", "T_OBS", "CONTENT", "LVL_NUM", "FILENAME")
+                 "EXPTIME", "QUALITY", "T_OBS", "DATE-AVG", "CONTENT", "LVL_NUM", "FILENAME")
 
 
 def solar_radius_arcsec(solar_map: Any) -> float:
@@ -121,21 +126,22 @@ def prepare_map(
     median_scale_to: float | None | str = "default",
     histogram_reference: np.ndarray | None = None,
 ):
-    """Prepare one AIA, HMI or EUVI image on the standard frame.
+    """Prepare one AIA, HMI, EUVI or EUI/FSI image on the standard frame.
 
     Args:
         source: FITS path or ``sunpy.map.GenericMap``.
-        kind: "aia", "hmi" or "euvi".
+        kind: "aia", "hmi", "euvi" or "fsi" (EUI/FSI level 2).
         size: output pixels a side (seed: 1024).
         radius_px: solar radius in output pixels (seed: 392; AISFM: 450).
-        expected_wavelength: A; default 304 for "aia" and "euvi"; None accepts any.
+        expected_wavelength: A; default 304 for "aia", "euvi" and "fsi"; None accepts any.
         require_magnetogram: for "hmi", refuse anything but a line-of-sight magnetogram.
         mask_radius_rsun: pixels beyond this many solar radii are set to ``fill_value``;
             default 0.98 for "hmi", None (keep the corona) for EUV.
         fill_value: value of masked pixels and pixels outside the source (0 G; 0 DN/s,
             which the log scaling clips to its lower limit).
         exposure_normalization: EUV only: convert to DN/s (AIA: / EXPTIME; EUVI: bias,
-            EXPTIME, SUMMED); False keeps the values as delivered.
+            EXPTIME, SUMMED; FSI level 2: already DN/s, BUNIT checked); False keeps the
+            values as delivered.
         degradation_table: AIA degradation correction table for aiapy (path or Table);
             None skips the correction.
         median_scale_to: EUV only: scale the on-disk median to this many DN/s (default 100,
@@ -149,8 +155,9 @@ def prepare_map(
         a WCS of this frame with the input's observer, HISTORY cards of every step.
 
     Raises:
-        FitsInputError: unreadable file, wrong instrument / wavelength / product, missing
-            keyword, no finite pixel (the message names the file).
+        FitsInputError: unreadable file, wrong instrument / wavelength / product (EUI/FSI:
+            not a level-2 solar image in DN/s), missing keyword, no finite pixel (the
+            message names the file).
     """
     import sunpy.map
 
@@ -172,6 +179,10 @@ def prepare_map(
         data, euvi_steps = calibration.euvi_calibrate(
             np.asarray(solar_map.data, np.float32), solar_map.meta, name)
         steps += euvi_steps
+    elif kind == "fsi":
+        data, fsi_steps = calibration.fsi_calibrate(
+            np.asarray(solar_map.data, np.float32), solar_map.meta, name)
+        steps += fsi_steps
     else:
         data = np.asarray(solar_map.data, np.float32)
         steps.append("hmi: line-of-sight field in Gauss as delivered")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Download the Kim et al. (2019) data with sunpy's Fido: SDO/AIA 304 A images, SDO/HMI
-line-of-sight magnetograms and STEREO-A/-B SECCHI/EUVI 304 A images.
+line-of-sight magnetograms and STEREO-A/-B SECCHI/EUVI 304 A images; and Solar Orbiter
+EUI/FSI 304 A level-2 images, a second far-side view, from the Solar Orbiter Archive.
 
 Kim et al. (2019, Nature Astronomy 3, 397) trained on AIA 304 A / HMI line-of-sight
 magnetogram pairs from 2011 January to 2017 June at a 12-hour cadence and applied the model
@@ -22,6 +23,11 @@ Usage:
     # STEREO-A (or B: its data end 2014-09-27, contact was lost 2014-10-01) EUVI 304 A
     python scripts/download_data.py euvi --spacecraft A --out data/euvi_a
 
+    # Solar Orbiter EUI/FSI 304 A, level 2, from SOAR (needs: pip install sunpy-soar);
+    # --start and --end are required for fsi (the defaults are the paper's SDO period)
+    python scripts/download_data.py fsi --start 2022-03-01 --end 2022-03-31 \\
+        --cadence-hours 12 --out data/fsi304
+
     # print the queries only: no network access, nothing downloaded
     python scripts/download_data.py aia --out data/aia304 --dry-run
     # search the archive and count the records per time chunk, without downloading
@@ -31,11 +37,34 @@ Then pair and preprocess the SDO files (the same --start/--cadence-hours for aia
 give records within seconds of each other, well inside prep's pairing tolerance):
     solarmaggan prep --preset kim2019 --euv data/aia304 --magnetogram data/hmi --out pairs.h5
 
+The far-side imagers and the years they cover:
+
+* STEREO-B SECCHI/EUVI: launched October 2006, science data from early 2007 to
+  2014-09-27 (contact lost 2014-10-01);
+* STEREO-A SECCHI/EUVI: from early 2007 on; it passed Earth in August 2023 (around then
+  it saw the near side) and by 2026 is some 60-70 deg west of Earth, so it sees only the
+  part of the far side beyond the west limb;
+* Solar Orbiter EUI/FSI (174 and 304 A only): launched February 2020, first light May
+  2020, nominal science phase from November 2021; on its eccentric 0.28-1 au orbit it is
+  over the far side for periods of weeks, not continuously.
+
 Sources. Without ``--jsoc-email`` every query goes to the VSO: AIA as level 1 files,
 HMI as hmi.M_45s (``Instrument(HMI) & Physobs(LOS_MAGNETIC_FIELD)``), EUVI from the
 STEREO Science Center. With ``--jsoc-email`` the SDO queries go to JSOC instead
 (aia.lev1_euv_12s segment image, or the hmi series of ``--series``, default hmi.M_720s):
 JSOC stages an export per search and mails the address; the script waits for it.
+EUI/FSI comes from the Solar Orbiter Archive (SOAR) through the ``sunpy-soar`` Fido client
+(``Instrument(EUI) & Level(2) & soar.Product(eui-fsi304-image)``), always level 2
+(calibrated, DN/s; level 1 is raw DN, which solarmaggan refuses). Files keep SOAR's names,
+``solo_L2_eui-fsi304-image_<start time>_V<version>.fits``. ``--wavelength 174``
+(``eui-fsi174-image``) is allowed, but solarmaggan's models take 304 A images.
+
+Cadence. The VSO and JSOC thin a search to ``--cadence-hours`` on the server
+(``Sample``). SOAR cannot (sunpy-soar accepts no ``Sample``): its search lists every FSI
+image of the window (often minutes apart), and the script keeps, for each
+``--cadence-hours`` step counted from ``--start``, the first image at or after the step's
+start, and downloads only those. A chunk boundary that does not fall on a cadence step can
+give one extra image at that boundary (the default 30-day chunks at 12 h do not).
 
 Time range. ``--end`` given as a bare date means the end of that day. The range is split
 into ``--chunk-days`` windows (30 by default): one search, and for JSOC one export request,
@@ -51,13 +80,15 @@ Resumable. Re-running the same command continues where it stopped:
   file names and sizes, so a re-run neither searches it again nor, for JSOC, asks for a new
   export. Delete that folder to check every chunk again.
 
-``--max-files N`` stops after N files. VSO results are cut to N records; JSOC cannot
-download part of a search, so there the time window is shortened to N cadence steps.
+``--max-files N`` stops after N files. VSO and SOAR results (SOAR's after thinning to
+the cadence) are cut to N records; JSOC cannot download part of a search, so there the time
+window is shortened to N cadence steps.
 
 Exit status: 0 done; 1 some files failed (re-run to retry them); 2 bad arguments,
-sunpy's net extras missing, or a search/export that failed (e.g. no network); 130
-interrupted. Needs ``pip install "sunpy[net]"`` (bs4, drms, zeep), which solarmaggan itself
-does not require.
+sunpy's net extras (or, for fsi, sunpy-soar) missing, or a search/export that failed
+(e.g. no network); 130 interrupted. Needs ``pip install "sunpy[net]"`` (bs4, drms, zeep),
+and for fsi ``pip install sunpy-soar``, which solarmaggan itself does not require
+(``pip install "solarmaggan[download]"`` installs both).
 """
 
 from __future__ import annotations
@@ -76,7 +107,7 @@ from pathlib import Path
 import astropy.units as u
 from sunpy.util.exceptions import SunpyConnectionWarning
 
-INSTRUMENTS = ("aia", "hmi", "euvi")
+INSTRUMENTS = ("aia", "hmi", "euvi", "fsi")
 # series name -> instrument; the VSO serves hmi.M_45s, JSOC serves all of them
 SERIES = {"hmi.M_45s": "hmi", "hmi.M_720s": "hmi", "aia.lev1_euv_12s": "aia"}
 JSOC_ONLY_SERIES = ("hmi.M_720s", "aia.lev1_euv_12s")
@@ -84,6 +115,10 @@ JSOC_SEGMENT = {"hmi": "magnetogram", "aia": "image"}
 AIA_WAVELENGTHS = (94, 131, 171, 193, 211, 304, 335, 1600, 1700, 4500)
 AIA_EUV_WAVELENGTHS = (94, 131, 171, 193, 211, 304, 335)  # aia.lev1_euv_12s
 EUVI_WAVELENGTHS = (171, 195, 284, 304)
+FSI_WAVELENGTHS = (174, 304)  # EUI's Full Sun Imager has these two channels only
+FSI_LEVEL = 2  # calibrated DN/s; level 1 (raw DN) is refused by solarmaggan
+# Solar Orbiter was launched in February 2020; EUI saw first light in May 2020
+FSI_FIRST_LIGHT = datetime(2020, 5, 1)
 STEREO_B_LAST_DATA = datetime(2014, 9, 27, 23, 59, 59)
 PAPER_START, PAPER_END, PAPER_CADENCE_HOURS, PAPER_WAVELENGTH = (
     "2011-01-01", "2017-06-30", 12.0, 304)
@@ -97,7 +132,7 @@ DONE_DIR = ".download_done"
 class Request:
     """A validated download request (what ``build_query`` turns into sunpy attrs)."""
 
-    instrument: str  # aia, hmi or euvi
+    instrument: str  # aia, hmi, euvi or fsi
     start: datetime  # UTC, naive
     end: datetime
     cadence_hours: float
@@ -106,13 +141,20 @@ class Request:
     series: str | None  # JSOC series, or hmi.M_45s for HMI from the VSO; None otherwise
     jsoc_email: str | None
     warnings: tuple[str, ...] = ()
+    level: int | None = None  # data level: 2 for fsi, None (the source's default) otherwise
 
     @property
     def uses_jsoc(self) -> bool:
         return self.jsoc_email is not None
 
     @property
+    def uses_soar(self) -> bool:
+        return self.instrument == "fsi"
+
+    @property
     def source(self) -> str:
+        if self.uses_soar:
+            return "SOAR (Solar Orbiter Archive)"
         return "JSOC" if self.uses_jsoc else "the VSO"
 
 
@@ -137,7 +179,8 @@ def normalize_spacecraft(value: str) -> str:
 
 def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CADENCE_HOURS,
                     wavelength: float | None = None, spacecraft: str | None = None,
-                    series: str | None = None, jsoc_email: str | None = None) -> Request:
+                    series: str | None = None, jsoc_email: str | None = None,
+                    level: int | None = None) -> Request:
     """Check the arguments, fill in the defaults and return a ``Request``.
 
     Raises ValueError with a message that names the bad argument. Needs no network and no
@@ -146,7 +189,7 @@ def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CA
     notes = []
     instrument = str(instrument).lower()
     if instrument not in INSTRUMENTS:
-        raise ValueError(f"unknown instrument {instrument!r}: choose aia, hmi or euvi")
+        raise ValueError(f"unknown instrument {instrument!r}: choose aia, hmi, euvi or fsi")
     start_dt = _to_datetime(start, "start")
     end_dt = _to_datetime(end, "end")
     if end_dt <= start_dt:
@@ -160,14 +203,14 @@ def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CA
         raise ValueError(f"cadence must be a positive number of hours, got {cadence_hours!r}")
 
     if jsoc_email is not None:
-        if instrument == "euvi":
+        if instrument in ("euvi", "fsi"):
             raise ValueError("--jsoc-email applies to aia and hmi only (JSOC serves SDO data; "
-                             "EUVI comes from the VSO)")
+                             "EUVI comes from the VSO, EUI/FSI from SOAR)")
         if "@" not in str(jsoc_email):
             raise ValueError(f"--jsoc-email {jsoc_email!r} is not an email address")
 
     if series is not None:
-        if instrument == "euvi":
+        if instrument in ("euvi", "fsi"):
             raise ValueError("--series applies to aia and hmi only")
         if series not in SERIES:
             raise ValueError(f"unknown series {series!r}: choose one of {', '.join(SERIES)}")
@@ -190,6 +233,20 @@ def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CA
             notes.append(f"STEREO-B data end {STEREO_B_LAST_DATA:%Y-%m-%d} (contact was lost "
                          "2014-10-01): searches after that find nothing")
 
+    if level is not None and instrument != "fsi":
+        raise ValueError("--level applies to fsi only")
+    if instrument == "fsi":
+        if level is None:
+            level = FSI_LEVEL
+        if str(level).strip().upper().removeprefix("L") != str(FSI_LEVEL):
+            raise ValueError(f"EUI/FSI level {level} is not supported: only level 2 "
+                             "(calibrated, DN/s; the default); level 1 is raw DN, which "
+                             "solarmaggan refuses")
+        level = FSI_LEVEL
+        if start_dt < FSI_FIRST_LIGHT:
+            notes.append("Solar Orbiter was launched in February 2020 and EUI saw first light "
+                         "in May 2020: searches before that find nothing")
+
     if instrument == "hmi":
         if wavelength is not None:
             raise ValueError("--wavelength does not apply to hmi (magnetograms)")
@@ -204,6 +261,8 @@ def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CA
                 f"wavelength must be a number of Angstrom, got {wavelength!r}") from None
         if instrument == "euvi":
             allowed, what = EUVI_WAVELENGTHS, "EUVI"
+        elif instrument == "fsi":
+            allowed, what = FSI_WAVELENGTHS, "EUI/FSI"
         elif series == "aia.lev1_euv_12s":
             allowed, what = AIA_EUV_WAVELENGTHS, "aia.lev1_euv_12s"
         else:
@@ -212,13 +271,18 @@ def resolve_request(instrument: str, start, end, cadence_hours: float = PAPER_CA
             raise ValueError(f"{what} has no {wavelength_value:g} A channel: choose one of "
                              f"{', '.join(map(str, allowed))}")
         wavelength = int(round(wavelength_value))
+        if instrument == "fsi" and wavelength != PAPER_WAVELENGTH:
+            notes.append(f"EUI/FSI {wavelength} A: solarmaggan's models take 304 A images, "
+                         "so these files are not model inputs")
 
     return Request(instrument, start_dt, end_dt, cadence, wavelength, spacecraft, series,
-                   jsoc_email, tuple(notes))
+                   jsoc_email, tuple(notes), level)
 
 
-def _sunpy_net():
-    """(Fido, attrs) from sunpy.net, or ImportError that says how to install them."""
+def _sunpy_net(soar: bool = False):
+    """(Fido, attrs) from sunpy.net, or ImportError that says how to install them. With
+    ``soar``, also import sunpy_soar, which registers the SOAR client with Fido and adds
+    ``attrs.soar``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sunpy's "missing extra dependencies" warning
@@ -226,14 +290,26 @@ def _sunpy_net():
     except ImportError as error:
         raise ImportError(f"sunpy.net cannot be imported ({error}); downloads need sunpy's "
                           "net extras: pip install 'sunpy[net]'") from None
+    if soar:
+        try:
+            import sunpy_soar  # noqa: F401  (registers the SOAR client and attrs.soar)
+        except ImportError as error:
+            raise ImportError(f"sunpy_soar cannot be imported ({error}); EUI/FSI downloads "
+                              "from the Solar Orbiter Archive need: pip install sunpy-soar"
+                              ) from None
     return Fido, attrs
 
 
 def query_attrs(request: Request, start: datetime | None = None,
                 end: datetime | None = None) -> tuple:
     """The sunpy.net attrs for ``request`` (or for its sub-window ``start``-``end``)."""
-    _, a = _sunpy_net()
+    _, a = _sunpy_net(soar=request.uses_soar)
     time = a.Time(start or request.start, end or request.end)
+    if request.uses_soar:
+        # sunpy-soar takes no a.Sample (Fido would find no client): thinned client-side by
+        # thin_to_cadence. The product names the channel (FSI only), so no a.Wavelength.
+        return (time, a.Instrument("EUI"), a.Level(request.level),
+                a.soar.Product(f"eui-fsi{request.wavelength}-image"))
     sample = a.Sample(request.cadence_hours * u.hour)
     if request.instrument == "euvi":
         return (time, a.Instrument.secchi, a.Detector.euvi,
@@ -255,14 +331,16 @@ def query_attrs(request: Request, start: datetime | None = None,
 
 def build_query(instrument: str, start, end, cadence_hours: float = PAPER_CADENCE_HOURS,
                 wavelength: float | None = None, spacecraft: str | None = None,
-                series: str | None = None, jsoc_email: str | None = None) -> tuple:
+                series: str | None = None, jsoc_email: str | None = None,
+                level: int | None = None) -> tuple:
     """The tuple of sunpy.net attrs for ``Fido.search(*query)``; no network access.
 
     Raises ValueError for bad arguments (see ``resolve_request``), ImportError when
-    sunpy.net's extras are missing; warns (UserWarning) e.g. for STEREO-B after 2014-09-27.
+    sunpy.net's extras (or, for fsi, sunpy-soar) are missing; warns (UserWarning) e.g. for
+    STEREO-B after 2014-09-27. For fsi the query has no cadence: see ``thin_to_cadence``.
     """
     request = resolve_request(instrument, start, end, cadence_hours, wavelength, spacecraft,
-                              series, jsoc_email)
+                              series, jsoc_email, level)
     for note in request.warnings:
         warnings.warn(note, UserWarning, stacklevel=2)
     return query_attrs(request)
@@ -271,7 +349,9 @@ def build_query(instrument: str, start, end, cadence_hours: float = PAPER_CADENC
 def describe_attr(attr) -> str:
     """One attr as short readable text, e.g. ``Wavelength(304 Angstrom)``."""
     cls = type(attr)
-    name = ("jsoc." if cls.__module__.endswith("jsoc.attrs") else "") + cls.__name__
+    prefix = ("jsoc." if cls.__module__.endswith("jsoc.attrs")
+              else "soar." if cls.__module__.startswith("sunpy_soar") else "")
+    name = prefix + cls.__name__
     if hasattr(attr, "start") and hasattr(attr, "end"):
         return f"{name}({attr.start.utc.iso[:19]}, {attr.end.utc.iso[:19]})"
     if hasattr(attr, "min") and hasattr(attr, "max"):
@@ -325,6 +405,30 @@ def count_records(results) -> int:
     return sum(len(table) for table in results)
 
 
+def thin_to_cadence(results, origin: datetime, cadence_hours: float) -> list:
+    """For SOAR, which cannot thin a search by cadence: the records of ``results`` (an
+    iterable of tables with a "Start time" column) to keep, as sliced tables: for each
+    ``cadence_hours`` step counted from ``origin``, the first record that starts at or
+    after the step's start (and before the next step's). Tables left empty are dropped."""
+    from sunpy.time import parse_time
+
+    step_s = cadence_hours * 3600
+    best = {}  # step -> (start time, table index, row index)
+    tables = list(results)
+    for t_index, table in enumerate(tables):
+        if not len(table):
+            continue
+        times = parse_time(table["Start time"]).utc.to_datetime()
+        for r_index, moment in enumerate(times):
+            step = math.floor((moment - origin).total_seconds() / step_s)
+            if step not in best or moment < best[step][0]:
+                best[step] = (moment, t_index, r_index)
+    keep = {}
+    for _, t_index, r_index in sorted(best.values()):
+        keep.setdefault(t_index, []).append(r_index)
+    return [tables[t_index][rows] for t_index, rows in sorted(keep.items())]
+
+
 def limit_results(results, max_records: int | None) -> list:
     """The blocks to pass to ``Fido.fetch``: all of ``results``, or its first
     ``max_records`` records as sliced tables (VSO only: JSOC exports whole searches)."""
@@ -373,9 +477,12 @@ def fetch_files(blocks, out: Path, fido, *, max_conn: int = 4, retries: int = 2,
 
 
 def _chunk_key(request: Request, start: datetime, end: datetime) -> str:
-    fields = [request.instrument, "jsoc" if request.uses_jsoc else "vso", request.series,
+    where = "soar" if request.uses_soar else "jsoc" if request.uses_jsoc else "vso"
+    fields = [request.instrument, where, request.series,
               request.wavelength, request.spacecraft, f"{request.cadence_hours:g}",
               start.isoformat(), end.isoformat()]
+    if request.level is not None:
+        fields.append(f"level{request.level}")
     return "|".join(str(field) for field in fields)
 
 
@@ -417,7 +524,8 @@ def print_plan(request: Request, out: Path, chunks, query) -> None:
     """The --dry-run report: what would be searched and where files would go."""
     what = {"aia": f"SDO/AIA {request.wavelength} A",
             "hmi": f"SDO/HMI line-of-sight magnetograms ({request.series})",
-            "euvi": f"STEREO-{request.spacecraft} SECCHI/EUVI {request.wavelength} A"}
+            "euvi": f"STEREO-{request.spacecraft} SECCHI/EUVI {request.wavelength} A",
+            "fsi": f"Solar Orbiter EUI/FSI {request.wavelength} A, level {request.level}"}
     print("dry run: no network access, nothing downloaded")
     print(f"data: {what[request.instrument]} from {request.source}"
           + (f", series {request.series}" if request.uses_jsoc else ""))
@@ -425,6 +533,9 @@ def print_plan(request: Request, out: Path, chunks, query) -> None:
           f"one record per {request.cadence_hours:g} h: at most {expected_records(request)} files")
     print(f"searches: {len(chunks)} time chunk(s)"
           + (" (one JSOC export each)" if request.uses_jsoc else ""))
+    if request.uses_soar:
+        print(f"cadence: SOAR lists every image; the script keeps the first at or after each "
+              f"{request.cadence_hours:g} h step from the start and downloads only those")
     print(f"first query: {describe_query(query)}")
     if request.uses_jsoc:
         print(f"JSOC record set (first chunk): {jsoc_recordset(request, *chunks[0])}")
@@ -474,17 +585,27 @@ def run(request: Request, out: Path, fido, *, chunk_days: float = 30,
             print(f"error: search failed for {label} at {request.source}: "
                   f"{_one_line(error)}", file=sys.stderr)
             return 2
-        found = count_records(results)
+        found = shown = count_records(results)
+        found_text = f"{found} records"
+        if request.uses_soar:
+            # SOAR lists every image: keep one per cadence step (counted from --start)
+            results = thin_to_cadence(results, request.start, request.cadence_hours)
+            found = count_records(results)
+            if shown:
+                found_text += f" ({found} at the {request.cadence_hours:g} h cadence)"
         if list_only:
             total += found
-            print(f"{label}: {found} records")
+            print(f"{label}: {found_text}")
             continue
         if found == 0:
             print(f"{label}: no records")
             continue
         if left is not None and found > left and not request.uses_jsoc:
             truncated = True
-        blocks = limit_results(results, None if request.uses_jsoc else left)
+        if request.uses_soar:  # already a list of tables, each a block for Fido.fetch
+            blocks = results if left is None or found <= left else limit_results(results, left)
+        else:
+            blocks = limit_results(results, None if request.uses_jsoc else left)
         try:
             files, errors = fetch_files(blocks, out, fido, max_conn=max_conn, retries=retries,
                                         progress=progress)
@@ -494,12 +615,14 @@ def run(request: Request, out: Path, fido, *, chunk_days: float = 30,
             return 2
         total += len(files)
         failed += len(errors)
-        print(f"{label}: {found} records, {len(files)} files"
+        print(f"{label}: {found_text}, {len(files)} files"
               + (f", {len(errors)} failed" if errors else ""))
         if not errors and not truncated:
             write_marker(marker, request, start, end, files)
     if list_only:
-        print(f"{total} records in {len(chunks)} chunk(s); nothing downloaded")
+        print(f"{total} records"
+              + (f" at the {request.cadence_hours:g} h cadence" if request.uses_soar else "")
+              + f" in {len(chunks)} chunk(s); nothing downloaded")
         return 0
     print(f"{total} files in {out}"
           + (f"; {failed} failed: re-run the same command to retry them" if failed else ""))
@@ -528,15 +651,19 @@ def _end_of_day_if_date(text: str):
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="download_data.py",
-        description="Download SDO/AIA, SDO/HMI or STEREO/EUVI data for solarmaggan with "
-                    "sunpy's Fido (resumable: re-run the same command to continue).",
+        description="Download SDO/AIA, SDO/HMI, STEREO/EUVI or Solar Orbiter EUI/FSI data "
+                    "for solarmaggan with sunpy's Fido (resumable: re-run the same command "
+                    "to continue).",
         epilog="Next: solarmaggan prep --preset kim2019 --euv DIR --magnetogram DIR "
                "--out pairs.h5")
     parser.add_argument("instrument", choices=INSTRUMENTS,
-                        help="aia: SDO/AIA; hmi: SDO/HMI LOS magnetograms; euvi: STEREO/EUVI")
-    parser.add_argument("--start", default=PAPER_START, help=f"UTC start ({PAPER_START})")
-    parser.add_argument("--end", default=PAPER_END,
-                        help=f"UTC end; a bare date means the end of that day ({PAPER_END})")
+                        help="aia: SDO/AIA; hmi: SDO/HMI LOS magnetograms; euvi: STEREO/EUVI; "
+                             "fsi: Solar Orbiter EUI/FSI level 2 from SOAR (needs sunpy-soar)")
+    parser.add_argument("--start",
+                        help=f"UTC start ({PAPER_START}; required for fsi)")
+    parser.add_argument("--end",
+                        help=f"UTC end; a bare date means the end of that day ({PAPER_END}; "
+                             "required for fsi)")
     parser.add_argument("--cadence-hours", type=float, default=PAPER_CADENCE_HOURS,
                         help=f"one record per this many hours ({PAPER_CADENCE_HOURS:g})")
     parser.add_argument("--out", required=True, type=Path, help="folder for the files")
@@ -548,7 +675,11 @@ def make_parser() -> argparse.ArgumentParser:
                              "aia.lev1_euv_12s (JSOC); default hmi.M_45s, or the JSOC "
                              "series with --jsoc-email")
     parser.add_argument("--wavelength", type=float,
-                        help=f"aia/euvi: Angstrom ({PAPER_WAVELENGTH})")
+                        help=f"aia/euvi/fsi: Angstrom ({PAPER_WAVELENGTH}); fsi: 304 or 174, "
+                             "but the models take 304")
+    parser.add_argument("--level", type=int,
+                        help="fsi only: data level, 2 (the default and the only one: level 1 "
+                             "is raw DN, which solarmaggan refuses)")
     parser.add_argument("--chunk-days", type=_positive(float), default=30.0,
                         help="days per search / JSOC export (30)")
     parser.add_argument("--max-files", type=_positive(int), help="stop after this many files")
@@ -569,10 +700,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     The result has ``request`` (a ``Request``) besides the plain options."""
     parser = make_parser()
     args = parser.parse_args(argv)
+    if args.instrument == "fsi":
+        missing = [f"--{name}" for name in ("start", "end") if getattr(args, name) is None]
+        if missing:
+            parser.error(f"fsi needs {' and '.join(missing)} (the defaults are the paper's SDO "
+                         "period; EUI/FSI data start in 2020)")
+    start = PAPER_START if args.start is None else args.start
+    end = PAPER_END if args.end is None else args.end
     try:
         args.request = resolve_request(
-            args.instrument, args.start, _end_of_day_if_date(args.end), args.cadence_hours,
-            args.wavelength, args.spacecraft, args.series, args.jsoc_email)
+            args.instrument, start, _end_of_day_if_date(end), args.cadence_hours,
+            args.wavelength, args.spacecraft, args.series, args.jsoc_email, args.level)
     except ValueError as error:
         parser.error(str(error))
     if args.retries < 0:
@@ -585,7 +723,7 @@ def main(argv=None, *, fido=None) -> int:
     args = parse_args(argv)
     request = args.request
     try:
-        net_fido, _ = _sunpy_net()
+        net_fido, _ = _sunpy_net(soar=request.uses_soar)
         chunks = time_chunks(request.start, request.end, args.chunk_days)
         first_query = query_attrs(request, *chunks[0])
     except ImportError as error:

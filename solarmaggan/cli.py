@@ -9,7 +9,7 @@ Subcommands:
     train     train (or resume) a model on an HDF5 pair file, with a preset
     evaluate  the field's metrics of a trained model on an HDF5 split, or of generated
               magnetogram FITS files against true ones (--generated, --truth); report, figures
-    generate  EUV FITS (EUVI far side, AIA near side; 304, or 304/195|193/171 sets for
+    generate  EUV FITS (EUVI or EUI/FSI far side, AIA near side; 304, or 304/195|193/171 sets for
               three-channel models) -> magnetogram FITS + PNG
     export    a trained generator -> SavedModel (serving) and TFLite, with parity checks
     synchronic  line-of-sight magnetograms (HMI, AI far side, ...) -> a full-Sun B_r map
@@ -333,7 +333,7 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
                          "mode reads the samples generate --samples --keep-samples wrote")
     read_inputs(args.generated, args.truth)
     load_tensorflow()
-    from solarmaggan.evaluate import summary_table, uncertainty_table
+    from solarmaggan.evaluate import group_table, summary_table, uncertainty_table
     from solarmaggan.evaluate_fits import evaluate_fits
 
     report = evaluate_fits(
@@ -344,6 +344,7 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
         flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
     )
     print(summary_table(report))
+    print(group_table(report))
     if "uncertainty" in report:
         print(uncertainty_table(report))
     for entry in report["unmatched"]:
@@ -357,9 +358,9 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="EUVI or AIA FITS files or folders: 304 A for a one-channel "
-                             "model; 304, 195 (EUVI) or 193 (AIA) and 171 A for a "
-                             "three-channel model (grouped by header time)")
+                        help="EUVI, EUI/FSI (level 2) or AIA FITS files or folders: 304 A for "
+                             "a one-channel model; 304, 195 (EUVI) or 193 (AIA) and 171 A for "
+                             "a three-channel model (grouped by header time)")
     add_model_arguments(parser, ensemble=True)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -372,6 +373,10 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="three-channel models: largest time difference within a set of "
                              "files, seconds (default: the model's pair_tolerance_s; EUVI 171 "
                              "is often taken only every 2 hours)")
+    parser.add_argument("--histogram-reference", metavar="AIA_FITS", default=None,
+                        help="match far-side intensities (EUVI, EUI/FSI) to this AIA image's "
+                             "on-disk histogram instead of scaling their median (one-channel "
+                             "models)")
     add_sampling_arguments(parser)
     parser.add_argument("--keep-samples", action="store_true",
                         help="with --samples: also write the samples (SAMPLES extension)")
@@ -388,6 +393,8 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.keep_samples and args.samples is None:
         raise ValueError("--keep-samples needs --samples")
     require_fits_files(args.inputs)
+    if args.histogram_reference is not None:
+        require_fits_files([args.histogram_reference])
     load_tensorflow()
     from solarmaggan.generate import generate
 
@@ -396,7 +403,8 @@ def run_generate(args: argparse.Namespace) -> int:
                       quicklook=not args.no_quicklook, any_wavelength=args.any_wavelength,
                       progress=not args.quiet, tolerance_s=args.tolerance_s,
                       samples=args.samples, dropout=args.dropout,
-                      keep_samples=args.keep_samples, seed=args.seed)
+                      keep_samples=args.keep_samples, seed=args.seed,
+                      histogram_reference=args.histogram_reference)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

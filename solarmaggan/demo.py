@@ -4,9 +4,11 @@ along the path real data take (FITS files -> ``prep`` -> HDF5 -> ``train`` -> ..
 Stages (each reported on the console and in ``DIR/summary.json``):
 
 1. campaign: one evolving toy Sun observed for a year by SDO (AIA 304 level 1, HMI
-   line-of-sight magnetograms as JSOC exports them) and by STEREO-A and STEREO-B (EUVI 304
-   level 0, at their real positions), with the truth for evaluation (each STEREO view's
-   true line-of-sight field, Carrington maps): ``solarmaggan toysun campaign``;
+   line-of-sight magnetograms as JSOC exports them), by STEREO-A and STEREO-B (EUVI 304
+   level 0, at their real positions) and by Solar Orbiter over the far side at 0.35 au
+   (EUI/FSI 304 level 2), with the truth for evaluation (each far-side view's true
+   line-of-sight field, Solar Orbiter's as SO/PHI would see it; Carrington maps):
+   ``solarmaggan toysun campaign``;
 2. prep: the AIA and HMI files paired by time, calibrated, aligned, normalised into the
    HDF5 pair format, with the latitude channel (``solarmaggan prep``, the
    ``quick_latitude`` preset: ``quick``'s frame plus sin(latitude) from each image's B0);
@@ -16,11 +18,12 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    with ``SAMPLES`` Monte Carlo dropout samples an image: the spread scale fitted on the
    validation month and stored with the model, coverage of the truth by +-1 sigma
    (``coverage_1sigma``);
-5. generate: far-side magnetograms (FITS + PNG) from the STEREO EUVI files of the
-   held-out months, with their samples and uncertainty (``generate --samples
+5. generate: far-side magnetograms (FITS + PNG) from the STEREO EUVI and Solar Orbiter
+   EUI/FSI files of the held-out months, with their samples and uncertainty (``generate --samples
    --keep-samples``);
 6. far side: those magnetograms against the truth each spacecraft would have measured
-   (``solarmaggan evaluate --generated --truth --samples``; ``far_side_coverage_1sigma``);
+   (``solarmaggan evaluate --generated --truth --samples``; ``far_side_coverage_1sigma``;
+   by observer and by distance: ``far_side_pixel_cc_by_observer``, ``..._by_distance``);
 7. corona: the experiment of Jeong et al. (2020) at test-month times
    (:mod:`solarmaggan.fullsun.experiment`): synchronic maps (a) the truth, (b) HMI + a
    27-day synoptic far side, (c) HMI + the AI far side, (d) HMI + the true far side, each
@@ -28,7 +31,8 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``, solved
    for each sample too: the open-field probability, ``DIR/corona/pfss_ai/open_probability.fits``);
 8. export: SavedModel and TFLite, with parity checked;
-9. the summary: where everything is, ``pixel_cc`` (near side) and ``far_side_pixel_cc``.
+9. the summary: where everything is, ``pixel_cc`` (near side), ``far_side_pixel_cc`` and
+   ``far_side_pixel_cc_by_observer``.
 
 ``small=True`` runs the same stages on 64 x 64 frames with a shallow network in well under
 a minute (for the tests). The same seed gives the same results.
@@ -60,7 +64,10 @@ SETTINGS = {
         "training.checkpoint_every=30", "training.validation_pairs=4"],
               "corona": {"times": 1, "shape": (30, 60), "nr": 10, "seeds": (30, 16)}},
 }
-OBSERVERS = ("earth", "stereo-a", "stereo-b")
+# Solar Orbiter (EUI/FSI 304 level 2, the truth as SO/PHI would see it) at a fixed place
+# over the far side, 0.35 au from the Sun, where its disk is 2.9 times the size seen from 1 au
+SOLAR_ORBITER = "solo=150,4,0.35"
+OBSERVERS = ("earth", "stereo-a", "stereo-b", SOLAR_ORBITER)
 # quick with the latitude channel: without it the test months' B0 (+6.5 deg against the
 # training months' -2.1 deg) costs the near side its equatorial polarities (docs/benchmarks.md)
 PRESET = "quick_latitude"
@@ -69,11 +76,15 @@ SAMPLES = 10
 
 
 def held_out_far_side(campaign: Path, record: dict[str, Any], split_rule: SplitRule) -> list[Path]:
-    """The STEREO EUVI files of the campaign observed in the test months."""
+    """The far-side EUV files of the campaign (STEREO EUVI, Solar Orbiter EUI/FSI 304)
+    observed in the test months."""
     files = []
-    for folder in record["files"]["euvi"].values():
-        for path in sorted((campaign / folder).glob("*.fts")):
-            if observation_time(read_header(path), str(path)).datetime.month in split_rule.test_months:
+    folders = [*record["files"]["euvi"].values(), *record["files"].get("fsi", {}).values()]
+    for folder in folders:
+        for path in sorted((campaign / folder).glob("*.f*ts")):
+            header = read_header(path)
+            if (int(header.get("WAVELNTH", 0)) == 304 and observation_time(
+                    header, str(path)).datetime.month in split_rule.test_months):
                 files.append(path)
     return files
 
@@ -89,7 +100,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     from data_prep.prep import PrepSettings, build_pair_file, summary_text
     from data_prep.toysun.campaign import CampaignSettings, run_campaign
     from solarmaggan.config import resolve_config
-    from solarmaggan.evaluate import evaluate, summary_table, uncertainty_table
+    from solarmaggan.evaluate import evaluate, group_table, summary_table, uncertainty_table
     from solarmaggan.evaluate_fits import evaluate_fits
     from solarmaggan.export import export
     from solarmaggan.fullsun.experiment import ExperimentSettings, comparison_table, run_experiment
@@ -102,7 +113,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     summary: dict[str, Any] = {"small": small, "seed": seed, "stages": {}}
     total = 9
 
-    start = _stage("campaign: the toy Sun seen by SDO and STEREO-A/B (FITS files, truth)", 1, total)
+    start = _stage("campaign: the toy Sun seen by SDO, STEREO-A/B and Solar Orbiter (FITS files, "
+                   "truth)", 1, total)
     campaign = out / "data" / "campaign"
     record = run_campaign(campaign, CampaignSettings(
         days=settings["days"], cadence_hours=settings["days"] * 24.0 / settings["times"],
@@ -149,7 +161,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
         "uncertainty_scale": report["uncertainty"]["scale"],
         "seconds": round(time.monotonic() - start, 1)}
 
-    start = _stage("generate: far-side magnetograms from STEREO EUVI (held-out months)", 5, total)
+    start = _stage("generate: far-side magnetograms from STEREO EUVI and Solar Orbiter EUI/FSI "
+                   "(held-out months)", 5, total)
     far_side = held_out_far_side(campaign, record, prep_settings.split_rule)
     generated = generate(out / "run", far_side, out / "far_side_magnetograms",
                          overwrite=True, progress=progress, samples=SAMPLES, keep_samples=True,
@@ -165,8 +178,13 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
                                out / "far_side_evaluation", progress=progress, samples=SAMPLES)
     print(summary_table(far_report))
     print(uncertainty_table(far_report))
+    print(group_table(far_report))
     far_scores = far_report["aggregate"]
     summary["far_side_pixel_cc"] = far_scores["pixel_cc_mean"]
+    summary["far_side_pixel_cc_by_observer"] = {
+        name: scores["pixel_cc_mean"] for name, scores in far_report["by_observer"].items()}
+    summary["far_side_pixel_cc_by_distance"] = {
+        name: scores["pixel_cc_mean"] for name, scores in far_report["by_distance"].items()}
     summary["far_side_coverage_1sigma"] = far_scores["coverage_1sigma"]
     summary["stages"]["far_side"] = {
         "report": str(out / "far_side_evaluation" / "report.json"),
@@ -215,7 +233,9 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
           f"coverage at +-1 sigma {summary['coverage_1sigma']:.3f})\n"
           f"far side:            {out / 'far_side_evaluation'} (pixel CC against the truth "
           f"{summary['far_side_pixel_cc']:.3f}, coverage at +-1 sigma "
-          f"{summary['far_side_coverage_1sigma']:.3f})\n"
+          f"{summary['far_side_coverage_1sigma']:.3f}; by observer: "
+          + ", ".join(f"{name} {cc:.3f}" for name, cc in
+                      summary["far_side_pixel_cc_by_observer"].items()) + ")\n"
           f"corona:              {out / 'corona.json'} (synchronic maps + PFSS: "
           f"{out / 'corona'})\n"
           f"far-side FITS + PNG: {out / 'far_side_magnetograms'}\nexports:             "

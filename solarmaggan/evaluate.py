@@ -361,6 +361,23 @@ def summary_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def group_table(report: dict[str, Any]) -> str:
+    """The far-side scores by observer and by observer distance (``report["by_observer"]``,
+    ``report["by_distance"]`` of ``evaluate --generated --truth``) as one Markdown table."""
+    factor = report["settings"]["bin_factor"]
+    lines = [f"| observer / distance | images | distance [au] | pixel CC | {factor}x{factor} "
+             "binned CC | RMSE [G] |", "|---|---|---|---|---|---|"]
+    for part in ("by_observer", "by_distance"):
+        for name, scores in report.get(part, {}).items():
+            values = [scores.get(key) for key in ("pixel_cc_mean", "pixel_cc_binned_mean",
+                                                  "rmse_gauss_mean")]
+            text = [form.format(v) if isinstance(v, float) and math.isfinite(v) else "n/a"
+                    for v, form in zip(values, ("{:.3f}", "{:.3f}", "{:.2f}"))]
+            lines.append(f"| {name} | {scores['n_images']} | {scores['dsun_au']:.2f} | "
+                         + " | ".join(text) + " |")
+    return "\n".join(lines)
+
+
 def uncertainty_table(report: dict[str, Any]) -> str:
     """The calibration of a report with samples (``report["uncertainty"]``) as a Markdown
     table: coverage of the truth by +-1 and +-2 sigma (Gaussian: 0.683, 0.954), raw and

@@ -37,7 +37,11 @@ The metrics, figures and report are the HDF5 mode's (:mod:`solarmaggan.evaluate`
 header (CDELT1, DSUN_OBS), SSIM and figures on the +-CLIPMAX scale. Output in ``out``:
 ``report.json`` (settings with ``mode`` "fits", ``per_image``: one entry a pair with the
 generated and truth files, observer, times and metrics, ``aggregate``, ``unmatched``,
-``truth_unused``, ``truth_skipped``), ``scatter.png``, ``flux.png``, ``examples.png``
+``truth_unused``, ``truth_skipped``, and the far-side accuracy by observer and by the
+observer's distance from the Sun: ``by_observer`` ({observer: n_images, mean dsun_au,
+pixel CC, binned CC, RMSE, ...}; :func:`observer_group`) and ``by_distance`` (the same for
+the bins :data:`DISTANCE_BINS_AU`: Solar Orbiter sees the Sun from 0.28-1 au, at 1 to 3.5
+times the resolution of a 1-au imager)), ``scatter.png``, ``flux.png``, ``examples.png``
 (generated | truth | difference).
 
 This module imports TensorFlow only inside :func:`evaluate_fits`; :func:`read_inputs`
@@ -50,6 +54,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -68,6 +73,12 @@ OBSERVER_TOLERANCE_DEG = 0.01
 DISTANCE_TOLERANCE = 1e-4
 MASK_RSUN = DEFAULT_MASK_RADIUS_RSUN["hmi"]  # 0.98, as prep masks magnetograms
 AU_M = 149_597_870_700.0
+#: Edges (au) of the observer-distance bins of ``report["by_distance"]``: Solar Orbiter's
+#: perihelia (0.28-0.4 au), its inner orbit, and the 1-au imagers (STEREO, SDO)
+DISTANCE_BINS_AU = (0.0, 0.4, 0.6, 0.8, 1.2, math.inf)
+#: The aggregate metrics reported per group (observer, distance bin)
+GROUP_METRICS = ("pixel_cc_mean", "pixel_cc_median", "pixel_cc_binned_mean", "rmse_gauss_mean",
+                 "mae_gauss_mean", "ssim_mean", "flux_cc", "coverage_1sigma_mean")
 RESAMPLING = ("truth onto the generated frame through both WCSs: block mean by the integer "
               "scale ratio, then bilinear (data_prep.geometry.resample_to_frame, as prep); "
               "prep's magnetogram mask; disk pixels outside the truth's detector left out")
@@ -91,6 +102,44 @@ class Magnetogram:
     def observer(self) -> dict[str, Any]:
         return {"name": self.name, "hgln_deg": self.lon_deg, "hglt_deg": self.lat_deg,
                 "dsun_au": self.distance_m / AU_M}
+
+
+def observer_group(record: dict[str, Any]) -> str:
+    """The observer a per-image record belongs to, folder-style: the source's OBSRVTRY
+    ("STEREO_A" -> "stereo-a", "Solar Orbiter" -> "solar-orbiter"); observers without a
+    name (or the toy Sun's "SYNTHETIC" spacecraft) by their Stonyhurst position to the
+    degree and 0.01 au, e.g. "hgs+150+4-0.42au"."""
+    observer = record["observer"]
+    label = re.sub(r"[^a-z0-9.]+", "-", str(observer["name"]).strip().lower()).strip("-")
+    if label and label != "synthetic":
+        return label
+    return f"hgs{observer['hgln_deg']:+.0f}{observer['hglt_deg']:+.0f}-{observer['dsun_au']:.2f}au"
+
+
+def distance_bin(distance_au: float) -> str:
+    """The :data:`DISTANCE_BINS_AU` bin of an observer distance, e.g. "0.8-1.2 au"."""
+    for low, high in zip(DISTANCE_BINS_AU[:-1], DISTANCE_BINS_AU[1:]):
+        if low <= distance_au < high:
+            return f"{low:g}-{high:g} au" if math.isfinite(high) else f">= {low:g} au"
+    raise ValueError(f"observer distance {distance_au} au is not a positive number")
+
+
+def group_scores(records: list[dict[str, Any]], key) -> dict[str, dict[str, Any]]:
+    """{group: the :data:`GROUP_METRICS` of its records' aggregate, with ``n_images`` and the
+    observers' mean distance ``dsun_au``} for the groups ``key(record)`` makes, in order
+    of first appearance."""
+    from solarmaggan.metrics import aggregate
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    table = {}
+    for name, members in groups.items():
+        scores = aggregate(members)
+        table[name] = {"n_images": len(members),
+                       "dsun_au": float(np.mean([m["observer"]["dsun_au"] for m in members])),
+                       **{metric: scores[metric] for metric in GROUP_METRICS if metric in scores}}
+    return table
 
 
 def fits_files_below(folder: str | os.PathLike, what: str) -> list[Path]:
@@ -471,7 +520,10 @@ def evaluate_fits(
             "distance_tolerance": distance_tolerance, "resampling": RESAMPLING,
             **metric_options,
         },
-        "aggregate": aggregate(records), "per_image": records, "unmatched": unmatched,
+        "aggregate": aggregate(records), "per_image": records,
+        "by_observer": group_scores(records, observer_group),
+        "by_distance": group_scores(records, lambda r: distance_bin(r["observer"]["dsun_au"])),
+        "unmatched": unmatched,
         "truth_unused": [str(truth.path) for truth in unused], "truth_skipped": skipped,
     }
     if samples is not None:

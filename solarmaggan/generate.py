@@ -43,7 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from data_prep.atomic import atomic_path
-from data_prep.fitsio import FitsInputError, check_observer, identify, layer_hdu, read_header
+from data_prep.fitsio import (KIND_NAMES, FitsInputError, check_observer, identify, layer_hdu,
+                             read_header)
 from data_prep.geometry import radial_distance
 from data_prep.pairing import expand_paths, group_channels
 from data_prep.prep import input_image
@@ -57,24 +58,50 @@ from solarmaggan.uncertainty import apply_scale, sample_summary, scale_sigma
 from solarmaggan import plotting
 
 OFF_DISK = ("nan", "zero")
+#: the far-side imagers, whose intensities are matched to AIA's (median or histogram)
+FAR_SIDE_KINDS = ("euvi", "fsi")
 SOURCE_KEYWORDS = {"telescop": "SRCTELE", "instrume": "SRCINST", "detector": "SRCDET",
                    "wavelnth": "SRCWAVE", "obsrvtry": "SRCOBS"}
 DROPPED_KEYWORDS = ("wavelnth", "waveunit", "detector", "exptime", "quality", "content",
                     "lvl_num", "obsrvtry", "filename", "history")
 
 
-def channel_for(header, config: dict[str, Any], name: str) -> dict[str, Any]:
-    """The configured channel (near-side "aia" or far-side "euvi") an input file belongs to:
-    the channel of its instrument, and with several channels of that instrument the one of
-    its WAVELNTH."""
-    kind = identify(header)
+def channels_by_instrument(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """{kind: the model's channels of that instrument, in the model's order}: the near-side
+    ``input_channels`` (AIA) and the ``far_side_channels`` the preset accepts (EUVI, and for
+    one-channel presets EUI/FSI 304), grouped by their ``kind``."""
     data = config["data"]
-    channels = data["input_channels"] + data.get("far_side_channels", [])
-    candidates = [channel for channel in channels if channel["kind"] == kind]
-    if not candidates:
-        kinds = sorted({channel["kind"].upper() for channel in channels})
-        raise FitsInputError(f"{name}: a {kind.upper() if kind else 'non-solar-EUV'} file; "
-                             f"this model takes {' or '.join(kinds)} images")
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for channel in data["input_channels"] + (data.get("far_side_channels") or []):
+        grouped.setdefault(channel["kind"], []).append(channel)
+    return grouped
+
+
+def instrument_refusal(kind: str | None, config: dict[str, Any], name: str) -> FitsInputError:
+    """The one-line error for a file of an instrument the model does not take."""
+    grouped = channels_by_instrument(config)
+    n_channels = len(config["data"]["input_channels"])
+    takes = " or ".join(" + ".join(channel["name"] for channel in channels)
+                        for channels in grouped.values() if len(channels) == n_channels)
+    what = KIND_NAMES.get(kind or "", "non-solar-EUV")
+    if kind == "fsi" and n_channels > 1:
+        return FitsInputError(
+            f"{name}: an {what} file; this model (preset {config.get('name')}) takes "
+            f"{n_channels} channels at once ({takes}), and EUI/FSI observes only 174 and "
+            "304 A, not the 193/195 and 171 A passbands: use a one-channel 304 A model "
+            "(e.g. the kim2019 or quick presets)")
+    return FitsInputError(f"{name}: a {what} file; this model (preset {config.get('name')}) "
+                          f"takes {'sets of ' if n_channels > 1 else ''}{takes} images")
+
+
+def channel_for(header, config: dict[str, Any], name: str) -> dict[str, Any]:
+    """The configured channel (near-side "aia", far-side "euvi" or "fsi") an input file
+    belongs to: the channel of its instrument, and with several channels of that instrument
+    the one of its WAVELNTH."""
+    kind = identify(header)
+    candidates = channels_by_instrument(config).get(kind or "", [])
+    if not candidates or (kind == "fsi" and len(config["data"]["input_channels"]) > 1):
+        raise instrument_refusal(kind, config, name)
     if len(candidates) == 1:
         return candidates[0]
     wavelength = header.get("WAVELNTH")
@@ -93,27 +120,23 @@ def channel_sets(
     Files are sorted by instrument (AIA: the configuration's ``input_channels``; EUVI: its
     ``far_side_channels``), then grouped by header wavelength and time with
     :func:`data_prep.pairing.group_channels` within ``tolerance_s`` seconds (no quality or
-    exposure checks, as for single files).
+    exposure checks, as for single files). Instruments without a full set of the model's
+    channels (EUI/FSI: only 174 and 304 A) are refused, one line a file.
 
     Returns:
         ``(sets, failures)``: each set as (first-channel file, [file of each channel in the
         model's order]), in time order per instrument; each failure as ``{"path",
         "reason"}``, the reason naming the file and, for an incomplete set, what it lacks.
     """
-    data = config["data"]
-    channels_of = {"aia": data["input_channels"], "euvi": data.get("far_side_channels") or []}
-    n_channels = len(data["input_channels"])
+    channels_of = channels_by_instrument(config)
+    n_channels = len(config["data"]["input_channels"])
     by_kind: dict[str, list[Path]] = {}
     failures: list[dict[str, str]] = []
     for path in paths:
         try:
             kind = identify(read_header(path))
             if len(channels_of.get(kind or "", [])) != n_channels:
-                takes = " or ".join(
-                    " + ".join(channel["name"] for channel in channels)
-                    for channels in channels_of.values() if len(channels) == n_channels)
-                raise FitsInputError(f"{path}: a {kind.upper() if kind else 'non-solar-EUV'} "
-                                     f"file; this model takes sets of {takes}")
+                raise instrument_refusal(kind, config, str(path))
         except FitsInputError as err:
             failures.append({"path": str(path), "reason": str(err)})
             continue
@@ -136,18 +159,42 @@ def channel_sets(
     return sets, failures
 
 
-def prepare_input(path: Path, config: dict[str, Any], any_wavelength: bool = False):
+def prepare_input(path: Path, config: dict[str, Any], any_wavelength: bool = False,
+                  histogram_reference: np.ndarray | None = None):
     """One input file prepared as the model's data were (:func:`prepare_map` with the
-    configuration's frame, masks and median scaling), after checking its observer."""
+    configuration's frame, masks and median scaling), after checking its observer. With
+    ``histogram_reference`` (on-disk DN/s of a prepared AIA image,
+    :func:`aia_histogram_reference`) far-side images (EUVI, EUI/FSI) are histogram-matched
+    to it instead of median-scaled."""
     data = config["data"]
     header = read_header(path)
     check_observer(header, str(path))
     channel = channel_for(header, config, str(path))
+    far_side = channel["kind"] in FAR_SIDE_KINDS
     return prepare_map(
         path, channel["kind"], int(data["image_size"]), float(data["radius_px"]),
         expected_wavelength=None if any_wavelength else channel["wavelength"],
         mask_radius_rsun=data["euv_mask_rsun"], median_scale_to=data["euv_median_dn_s"],
+        histogram_reference=histogram_reference if far_side else None,
     )
+
+
+def aia_histogram_reference(path: str | os.PathLike, config: dict[str, Any]) -> np.ndarray:
+    """The on-disk intensities (DN/s, 1-D) of an AIA image prepared as the model's training
+    inputs were (frame, mask, median scaling): the target distribution of ``generate
+    --histogram-reference`` (one-channel models; FitsInputError naming the file otherwise)."""
+    data = config["data"]
+    if len(data["input_channels"]) != 1:
+        raise ValueError(f"--histogram-reference: {path}: histogram matching takes one "
+                         f"reference image, this model has {len(data['input_channels'])} "
+                         "input channels")
+    channel = data["input_channels"][0]
+    size, radius_px = int(data["image_size"]), float(data["radius_px"])
+    prepared = prepare_map(Path(path), channel["kind"], size, radius_px,
+                           expected_wavelength=channel["wavelength"],
+                           mask_radius_rsun=data["euv_mask_rsun"],
+                           median_scale_to=data["euv_median_dn_s"])
+    return np.asarray(prepared.data)[radial_distance(size) <= radius_px]
 
 
 def output_header(prepared_map, config: dict[str, Any], model_file: Path, source: Path,
@@ -218,8 +265,15 @@ def generate(
     dropout: bool | None = None,
     keep_samples: bool = False,
     seed: int = 0,
+    histogram_reference: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
+
+    Far-side inputs (STEREO/EUVI, Solar Orbiter EUI/FSI 304 level 2 at any distance from
+    the Sun) are matched to AIA's intensity scale as the model's configuration says (the
+    on-disk median scaled to ``euv_median_dn_s``), or, with ``histogram_reference`` (an AIA
+    FITS file of the model's channel, one-channel models), histogram-matched to that AIA
+    image prepared as the training data were.
 
     ``model``: a run directory or generator file, or several (an ensemble). With
     ``samples`` N, each input gets N samples (:func:`solarmaggan.sampling.draw_samples`:
@@ -261,6 +315,8 @@ def generate(
     size, radius_px = int(data["image_size"]), float(data["radius_px"])
     mask_rsun = data["magnetogram_mask_rsun"] or 1.0
     off_disk_pixels = radial_distance(size) > mask_rsun * radius_px
+    reference = (None if histogram_reference is None
+                 else aia_histogram_reference(histogram_reference, config))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"written": [], "skipped": [], "failed": []}
@@ -307,6 +363,9 @@ def generate(
             if several:
                 history += [f"input channel {m.meta.get('wavelnth')} A: {file.name}"
                             for m, file in zip(maps, files)]
+            if "histogram:" in str(prepared.meta.get("history", "")):
+                history += [f"histogram reference: {Path(histogram_reference).name} (AIA, "
+                            "prepared as the training inputs)"]
             if data["latitude_channel"]:
                 history += [f"input channel sin latitude: from the observer's B0 "
                             f"{prepared.observer_coordinate.lat.to_value('deg'):.3f} deg"]
@@ -336,7 +395,7 @@ def generate(
             bar.update()
             continue
         try:
-            maps = [prepare_input(file, config, any_wavelength) for file in files]
+            maps = [prepare_input(file, config, any_wavelength, reference) for file in files]
         except (FitsInputError, ValueError, FileNotFoundError) as err:
             report["failed"].append({"path": str(source), "reason": str(err)})
             bar.update()

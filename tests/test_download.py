@@ -28,13 +28,18 @@ def _load_script():
 
 dd = _load_script()
 
-try:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import sunpy.net  # noqa: F401  (needs bs4, drms, zeep)
-    HAVE_NET = True
-except ImportError:
-    HAVE_NET = False
+def importable(module: str) -> bool:
+    """Whether ``module`` imports (quietly)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module(module)
+        return True
+    except ImportError:
+        return False
+
+
+HAVE_NET = importable("sunpy.net")  # needs bs4, drms, zeep
 
 needs_net = pytest.mark.skipif(
     not HAVE_NET,
@@ -419,3 +424,310 @@ def test_list_searches_but_does_not_fetch(tmp_path, capsys):
     assert len(fake.searches) == 2 and fake.fetches == []
     assert "8 records in 2 chunk(s); nothing downloaded" in capsys.readouterr().out
     assert not (tmp_path / "e").exists()
+
+
+# --- Solar Orbiter EUI/FSI from SOAR (sunpy-soar) ---------------------------------------
+
+HAVE_SOAR = HAVE_NET and importable("sunpy_soar")  # registers the SOAR client with Fido
+
+needs_soar = pytest.mark.skipif(
+    not HAVE_SOAR, reason="sunpy-soar (and sunpy.net's extras) not installed: "
+                          "pip install sunpy-soar")
+
+
+def soar_table(times, client=None):
+    """A SOAR-like search result table: one row per start time (as sunpy-soar builds it,
+    "Start time" as ISO strings), file names as SOAR's."""
+    from astropy.table import Table
+
+    names = [f"solo_L2_eui-fsi304-image_{t:%Y%m%dT%H%M%S}000_V01.fits" for t in times]
+    columns = {"Instrument": ["EUI"] * len(times),
+               "Data product": ["eui-fsi304-image"] * len(times), "Level": ["L2"] * len(times),
+               "Start time": [t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] for t in times],
+               "Data item ID": [n.removesuffix("_V01.fits") for n in names],
+               "Filename": names}
+    if client is None:
+        return Table(columns)
+    from sunpy.net.base_client import QueryResponseTable
+
+    return QueryResponseTable(columns, client=client)
+
+
+def every(start, minutes, count):
+    return [start + timedelta(minutes=minutes * i) for i in range(count)]
+
+
+class FakeSoarFido(FakeFido):
+    """SOAR stand-in: each search lists an image every ``minutes`` over its time window, as
+    one table with "Start time" and "Filename" (sunpy-soar's columns)."""
+
+    def __init__(self, minutes=10, fail_search=None):
+        super().__init__(fail_search=fail_search)
+        self.minutes = minutes
+
+    def search(self, *query):
+        if self.fail_search:
+            raise self.fail_search
+        self.searches.append(query)
+        start = query[0].start.utc.to_datetime()
+        end = query[0].end.utc.to_datetime()
+        count = int((end - start).total_seconds() // (60 * self.minutes)) + 1
+        return [soar_table(every(start + timedelta(seconds=45), self.minutes, count))]
+
+    def fetch(self, *blocks, path, max_conn, overwrite, progress):
+        self.fetches.append(dict(blocks=blocks, path=path, max_conn=max_conn,
+                                 overwrite=overwrite))
+        paths = []
+        for table in blocks:
+            for name in table["Filename"]:
+                target = Path(path.format(file=name))
+                target.write_bytes(b"\0" * 2880)
+                paths.append(str(target))
+        return FakeResults(paths)
+
+
+def soar_parts(query):
+    """{"Time", "Instrument", "Level", "soar.Product"...: attr} for an fsi query."""
+    names = [("soar." if type(x).__module__.startswith("sunpy_soar") else "") + type(x).__name__
+             for x in query]
+    assert len(names) == len(set(names)), names
+    return dict(zip(names, query, strict=True))
+
+
+@needs_soar
+def test_fsi_query_is_level_2_304_product_without_sample():
+    parts = soar_parts(dd.build_query("fsi", "2022-03-01", "2022-03-31T12:00", 12))
+    assert set(parts) == {"Time", "Instrument", "Level", "soar.Product"}
+    assert parts["Instrument"].value == "EUI"
+    assert parts["Level"].value == 2
+    assert parts["soar.Product"].value == "eui-fsi304-image"
+    assert parts["Time"].start.utc.to_datetime() == datetime(2022, 3, 1)
+    assert parts["Time"].end.utc.to_datetime() == datetime(2022, 3, 31, 12)
+
+
+@needs_soar
+def test_fsi_174_is_allowed_with_a_note():
+    with pytest.warns(UserWarning, match="models take 304 A"):
+        query = dd.build_query("fsi", "2022-03-01", "2022-03-02", wavelength=174)
+    assert soar_parts(query)["soar.Product"].value == "eui-fsi174-image"
+
+
+@needs_soar
+def test_fsi_query_goes_to_soar_only_and_soar_refuses_sample():
+    from sunpy.net import Fido
+    from sunpy.net import attrs as a
+    from sunpy_soar import SOARClient
+
+    query = dd.build_query("fsi", "2022-03-01", "2022-03-02")
+    assert Fido._check_registered_widgets(*query) == [SOARClient]
+    # the reason the script thins client-side: with a.Sample no client takes the query
+    sampled = query + (a.Sample(12 * u.hour),)
+    assert not SOARClient._can_handle_query(*sampled)
+
+
+@needs_soar
+def test_fsi_query_as_soar_adql():
+    # what sunpy-soar sends to the SOAR TAP service, built offline (its private helpers)
+    from sunpy.net.attr import and_
+    from sunpy_soar import SOARClient
+    from sunpy_soar.attrs import walker
+
+    query = dd.build_query("fsi", "2022-03-01", "2022-03-02T06:00")
+    adql = SOARClient._construct_payload(walker.create(and_(*query))[0])["QUERY"]
+    for part in ("h1.instrument='EUI'", "h1.level='L2'", "h1.descriptor='eui-fsi304-image'",
+                 "h1.begin_time>='2022-03-01 00:00:00'", "h1.begin_time<='2022-03-02 06:00:00'",
+                 "JOIN v_eui_sc_fits"):
+        assert part in adql, adql
+
+
+def test_fsi_request_defaults_and_notes():
+    request = dd.resolve_request("fsi", "2022-03-01", "2022-03-31")
+    assert (request.wavelength, request.level, request.cadence_hours) == (304, 2, 12.0)
+    assert request.uses_soar and not request.uses_jsoc and request.warnings == ()
+    assert "SOAR" in request.source
+    assert dd.resolve_request("fsi", "2022-03-01", "2022-03-31", level=2).level == 2
+    early = dd.resolve_request("fsi", "2019-06-01", "2020-07-01")
+    assert any("first light in May 2020" in note for note in early.warnings)
+    other = dd.resolve_request("fsi", "2022-03-01", "2022-03-31", wavelength=174)
+    assert any("models take 304 A" in note for note in other.warnings)
+    assert dd.resolve_request("euvi", "2011-01-01", "2011-02-01").level is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(wavelength=195), "EUI/FSI has no 195 A channel: choose one of 174, 304"),
+    (dict(wavelength=171), "EUI/FSI has no 171 A channel"),
+    (dict(level=1), "EUI/FSI level 1 is not supported"),
+    (dict(level=3), "only level 2"),
+    (dict(spacecraft="A"), "--spacecraft applies to euvi only"),
+    (dict(jsoc_email="a@b.org"), "--jsoc-email applies to aia and hmi only"),
+    (dict(series="hmi.M_45s"), "--series applies to aia and hmi only"),
+    (dict(instrument="aia", level=2), "--level applies to fsi only"),
+])
+def test_fsi_bad_arguments_raise_clear_value_errors(kwargs, message):
+    arguments = dict(instrument="fsi", start="2022-03-01", end="2022-03-31") | kwargs
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        dd.resolve_request(**arguments)
+
+
+FSI_ARGS = ["fsi", "--out", "x", "--start", "2022-03-01", "--end", "2022-03-31"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (FSI_ARGS + ["--wavelength", "171"], "EUI/FSI has no 171 A channel: choose one of 174, 304"),
+    (FSI_ARGS + ["--level", "1"], "level 1 is raw DN, which solarmaggan refuses"),
+    (FSI_ARGS + ["--spacecraft", "A"], "--spacecraft applies to euvi only"),
+    (["fsi", "--out", "x"], "fsi needs --start and --end"),
+    (["fsi", "--out", "x", "--start", "2022-03-01"], "fsi needs --end"),
+    (["hmi", "--out", "x", "--level", "2"], "--level applies to fsi only"),
+])
+def test_fsi_cli_argument_errors_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        dd.parse_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("download_data.py: error:")]
+    assert len(errors) == 1 and message in errors[0] and errors[0] == err[-1]
+
+
+def test_fsi_cli_options():
+    args = dd.parse_args(FSI_ARGS + ["--cadence-hours", "6", "--wavelength", "174"])
+    request = args.request
+    assert request.end == datetime(2022, 3, 31, 23, 59, 59)
+    assert (request.cadence_hours, request.wavelength, request.level) == (6.0, 174, 2)
+    # the other instruments keep the paper's period as their defaults
+    assert dd.parse_args(["euvi", "--out", "x"]).request.start == datetime(2011, 1, 1)
+
+
+def test_thin_to_cadence_keeps_the_first_record_of_each_step():
+    start = datetime(2022, 3, 1)
+    # every 10 min for 2 days from 00:00:45, and a gap with nothing on 2 March 12-24 h
+    times = [t for t in every(start + timedelta(seconds=45), 10, 288)
+             if not datetime(2022, 3, 2, 12) <= t < datetime(2022, 3, 3)]
+    table = soar_table(times)
+    kept = dd.thin_to_cadence([table], start, 12)
+    assert len(kept) == 1
+    assert list(kept[0]["Start time"]) == ["2022-03-01 00:00:45.000", "2022-03-01 12:00:45.000",
+                                           "2022-03-02 00:00:45.000"]
+    assert dd.count_records(kept) == 3
+    # the steps are counted from the origin, not from the first record
+    origin = datetime(2022, 3, 1, 5, 55)
+    later = soar_table([t for t in times if t >= origin])
+    kept = dd.thin_to_cadence([later], origin, 12)
+    assert list(kept[0]["Start time"])[:2] == ["2022-03-01 06:00:45.000",
+                                               "2022-03-01 18:00:45.000"]
+    # a cadence shorter than the images' keeps them all; unsorted rows and several tables
+    assert dd.count_records(dd.thin_to_cadence([table], start, 1 / 12)) == len(times)
+    first, second = soar_table(times[5::-1]), soar_table(times[6:80])
+    kept = dd.thin_to_cadence([first, second, soar_table([])], start, 12)
+    assert [list(t["Start time"]) for t in kept] == [["2022-03-01 00:00:45.000"],
+                                                     ["2022-03-01 12:00:45.000"]]
+
+
+@needs_soar
+def test_fsi_dry_run_prints_the_soar_query_and_never_searches(tmp_path, capsys):
+    fido = FakeSoarFido(fail_search=AssertionError("dry run searched"))
+    assert dd.main(FSI_ARGS[:2] + [str(tmp_path / "f")] + FSI_ARGS[3:] + ["--dry-run"],
+                   fido=fido) == 0
+    printed = capsys.readouterr().out
+    assert "Solar Orbiter EUI/FSI 304 A, level 2 from SOAR" in printed
+    assert ("Time(2022-03-01 00:00:00, 2022-03-30 23:59:59) & Instrument(EUI) & Level(2) & "
+            "soar.Product(eui-fsi304-image)") in printed
+    assert "at most 62 files" in printed and "searches: 2 time chunk(s)" in printed
+    assert "keeps the first at or after each 12 h step" in printed
+    assert fido.fetches == [] and not (tmp_path / "f").exists()
+
+
+def test_fsi_without_sunpy_soar_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sunpy_soar", None)  # import sunpy_soar -> ImportError
+    argv = ["fsi", "--out", str(tmp_path), "--start", "2022-03-01", "--end", "2022-03-02"]
+    assert dd.main(argv + ["--dry-run"], fido=FakeSoarFido()) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install" in err
+
+
+@needs_soar
+def test_fsi_downloads_one_image_per_cadence_step_and_resumes(tmp_path, capsys):
+    fake = FakeSoarFido(minutes=10)
+    out = tmp_path / "fsi304"
+    argv = ["fsi", "--out", str(out), "--start", "2022-03-01", "--end", "2022-03-04",
+            "--chunk-days", "2", "--no-progress"]
+    assert dd.main(argv, fido=fake) == 0
+    assert len(fake.searches) == 2 and len(fake.fetches) == 2
+    names = sorted(p.name for p in out.glob("*.fits"))
+    assert len(names) == 8  # 4 days at 12 h, not the 576 images listed
+    assert names[:2] == ["solo_L2_eui-fsi304-image_20220301T000045000_V01.fits",
+                         "solo_L2_eui-fsi304-image_20220301T120045000_V01.fits"]
+    assert all(call["overwrite"] is False for call in fake.fetches)
+    printed = capsys.readouterr().out
+    assert "chunk 1/2 2022-03-01 00:00..2022-03-02 23:59: 288 records (4 at the 12 h cadence), " \
+           "4 files" in printed
+    assert "8 files in" in printed
+    assert len(list((out / dd.DONE_DIR).glob("fsi_*.json"))) == 2
+
+    assert dd.main(argv, fido=fake) == 0  # re-run: nothing searched or fetched again
+    assert len(fake.searches) == 2 and "done earlier" in capsys.readouterr().out
+
+
+@needs_soar
+def test_fsi_max_files_and_list_count_after_thinning(tmp_path, capsys):
+    fake = FakeSoarFido(minutes=10)
+    argv = ["fsi", "--out", str(tmp_path / "f"), "--start", "2022-03-01", "--end",
+            "2022-03-04", "--no-progress"]
+    assert dd.main(argv + ["--max-files", "3"], fido=fake) == 0
+    assert len(list((tmp_path / "f").glob("*.fits"))) == 3
+    assert not (tmp_path / "f" / dd.DONE_DIR).exists()  # a cut chunk is not "done"
+
+    fake = FakeSoarFido(minutes=10)
+    assert dd.main(argv[:2] + [str(tmp_path / "l")] + argv[3:] + ["--list"], fido=fake) == 0
+    printed = capsys.readouterr().out
+    assert "576 records (8 at the 12 h cadence)" in printed
+    assert "8 records at the 12 h cadence in 1 chunk(s); nothing downloaded" in printed
+    assert fake.fetches == [] and not (tmp_path / "l").exists()
+
+
+@needs_soar
+def test_fsi_fetch_through_the_real_soar_client(tmp_path):
+    """Fido.fetch and sunpy-soar's fetch on thinned search results, with a parfive
+    downloader that records instead of downloading: SOAR URLs, SOAR's file names in --out."""
+    import parfive
+    from sunpy.net import Fido
+    from sunpy.net.fido_factory import UnifiedResponse
+    from sunpy_soar import SOARClient
+
+    class RecordingDownloader(parfive.Downloader):
+        def __init__(self):
+            super().__init__(progress=False)
+            self.queued = []
+
+        def enqueue_file(self, url, path=None, filename=None, **kwargs):
+            self.queued.append((url, filename))
+
+        def download(self):
+            for _, filename in self.queued:
+                Path(filename).write_bytes(b"\0" * 2880)
+            return parfive.Results([f for _, f in self.queued])
+
+    downloader = RecordingDownloader()
+
+    class SoarFido:
+        searches = []
+
+        def search(self, *query):
+            self.searches.append(query)
+            start = query[0].start.utc.to_datetime()
+            return UnifiedResponse(soar_table(every(start + timedelta(seconds=45), 15, 96),
+                                              client=SOARClient()))
+
+        def fetch(self, *blocks, **kwargs):
+            return Fido.fetch(*blocks, downloader=downloader, **kwargs)
+
+    request = dd.resolve_request("fsi", "2022-03-01", "2022-03-01T23:59:59")
+    assert dd.run(request, tmp_path, SoarFido(), progress=False) == 0
+    assert [Path(f).name for _, f in downloader.queued] == [
+        "solo_L2_eui-fsi304-image_20220301T000045000_V01.fits",
+        "solo_L2_eui-fsi304-image_20220301T120045000_V01.fits"]
+    assert all(Path(f).parent == tmp_path for _, f in downloader.queued)
+    url = downloader.queued[0][0]
+    assert url.startswith("http://soar.esac.esa.int/soar-sl-tap/data?")
+    assert "product_type=SCIENCE" in url
+    assert "data_item_id=solo_L2_eui-fsi304-image_20220301T000045000" in url

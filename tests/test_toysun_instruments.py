@@ -12,7 +12,7 @@ from astropy.io import fits
 from astropy.time import Time
 from sunpy.coordinates import HeliographicStonyhurst, get_earth
 from sunpy.data.test import get_test_filepath
-from sunpy.map.sources import AIAMap, EUVIMap, HMIMap
+from sunpy.map.sources import AIAMap, EUIMap, EUVIMap, HMIMap
 
 from data_prep.fitsio import observation_time, read_header
 from data_prep.pairing import pair_by_time, scan_files
@@ -32,8 +32,8 @@ from data_prep.toysun.instruments import (
 
 TIME = "2011-03-01T00:00:00"
 SIZE, RADIUS = 64, 24.0
-MAP_CLASS = {"aia": AIAMap, "hmi": HMIMap, "euvi": EUVIMap}
-WAVELENGTH = {"aia": 304, "hmi": 6173, "euvi": 304}
+MAP_CLASS = {"aia": AIAMap, "hmi": HMIMap, "euvi": EUVIMap, "fsi": EUIMap}
+WAVELENGTH = {"aia": 304, "hmi": 6173, "euvi": 304, "fsi": 304}
 
 
 def stereo_like():
@@ -96,6 +96,8 @@ def test_template_keywords_are_those_of_the_real_files():
         "aia": fits.getheader(get_test_filepath("aia_171_level1.fits")),
         "hmi": fits.getheader(get_test_filepath("resampled_hmi.fits")),
         "euvi": fits.Header.fromtextfile(get_test_filepath("euvi_20090615_000900_n4euA_s.header")),
+        "fsi": fits.Header.fromtextfile(get_test_filepath(
+            "solo_L1_eui-fsi304-image_20201021T145510206_V03.header")),
     }
     for instrument, kept in instruments.TEMPLATE_KEYWORDS.items():
         for key, value in kept.items():
@@ -241,7 +243,7 @@ def test_pairing_accepts_the_files(tmp_path):
         folder.mkdir()
     for day in (1, 2):
         time = f"2011-03-0{day}T00:00:00"
-        for instrument in INSTRUMENTS:
+        for instrument in ("aia", "hmi", "euvi"):
             observer_name = "stereo" if instrument == "euvi" else "earth"
             write_view(folders[instrument], instrument, observer_name, time=time,
                        name=f"{instrument}_{day}.fits")

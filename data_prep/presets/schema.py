@@ -32,7 +32,7 @@ ADVERSARIAL_LOSSES = ("bce", "lsgan")
 CC_KINDS = ("pearson", "concordance")
 LR_SCHEDULES = ("constant", "linear_decay")
 STRATEGIES = ("default", "mirrored", "multiworker")
-EUV_KINDS = ("aia", "euvi")
+EUV_KINDS = ("aia", "euvi", "fsi")  # SDO/AIA, STEREO/EUVI, Solar Orbiter EUI/FSI level 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,8 @@ class Setting:
             text = " ".join([noun, " and ".join(bounds)]).strip()
         else:
             text = {"bool": "true or false",
-                    "channels": 'a list of {"name", "kind" (aia or euvi), "wavelength"} records',
+                    "channels": ('a list of {"name", "kind" (' + ", ".join(EUV_KINDS)
+                                 + '), "wavelength"} records'),
                     "channel": 'a {"name", "kind"} record',
                     "months": "a list of months 1..12"}[self.kind]
         return text + (" or null" if self.nullable else "")

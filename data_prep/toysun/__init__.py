@@ -10,9 +10,10 @@ Modules, by what they model:
 * :mod:`~data_prep.toysun.emission`: EUV 304, 171, 193/195 A from the field;
 * :mod:`~data_prep.toysun.views`: what a detector at an observer records, through a FITS
   header's WCS (:func:`render`);
-* :mod:`~data_prep.toysun.observers`: where Earth, STEREO-A/B and other observers are;
-* :mod:`~data_prep.toysun.instruments`: detectors, headers and FITS files as AIA, HMI and
-  EUVI write them;
+* :mod:`~data_prep.toysun.observers`: where Earth, STEREO-A/B, Solar Orbiter and other
+  observers are;
+* :mod:`~data_prep.toysun.instruments`: detectors, headers and FITS files as AIA, HMI,
+  EUVI and EUI/FSI (level 2) write them, and the SO/PHI-like truth view;
 * :mod:`~data_prep.toysun.campaign`: a campaign of instrument files and truth;
 * :mod:`~data_prep.toysun.snapshot`: one image pair of a Sun drawn on the visible
   hemisphere (:func:`make_toy_sun`);

@@ -1,5 +1,6 @@
-"""A campaign: the one toy Sun observed by SDO and by STEREO-like spacecraft over months,
-written as the instruments write their files, with the truth for evaluation.
+"""A campaign: the one toy Sun observed by SDO, by STEREO-like spacecraft and by Solar
+Orbiter over months, written as the instruments write their files, with the truth for
+evaluation.
 
 ``solarmaggan toysun campaign OUT`` (:func:`run_campaign`) writes, for every time of the
 campaign (``start`` + k ``cadence_hours``, k = 0 .. within ``days``):
@@ -10,16 +11,24 @@ campaign (``start`` + k ``cadence_hours``, k = 0 .. within ``days``):
 ``OUT/<observer>/euvi/*.fts``              EUVI level 0 of each channel (304, 195, 171), for
                                            every STEREO-like observer, every
                                            ``far_side_every``-th time
+``OUT/<observer>/fsi/*.fits``              EUI/FSI level 2 (DN/s) for a Solar Orbiter
+                                           observer, every ``far_side_every``-th time:
+                                           ``solo_L2_eui-fsi304-image_<start>_V01.fits`` (304
+                                           for the 304 channel, 174 for 171; FSI has no
+                                           193/195)
 ``OUT/truth/<observer>/magnetogram/*.fits``  the line-of-sight field that observer would
-                                           measure (no noise; its EUVI file's WCS)
+                                           measure (no noise; its EUVI file's WCS, or for
+                                           Solar Orbiter SO/PHI-FDT's: 2 deg, the Sun centred)
 ``OUT/truth/carrington/*.fits``            the whole-Sun radial field, Carrington CEA map
 ``OUT/campaign.json``                      the settings, the observers, the files
 =========================================  ====================================================
 
 Observers: ``earth`` (SDO: AIA and HMI), ``stereo-a``, ``stereo-b`` (EUVI; positions from
-the built-in table, :mod:`data_prep.toysun.observers`), explicit ``[NAME=]LON,LAT,AU`` or a
-FITS file (the observer where its header says, with its detector). Detectors: each
-instrument's full field of view on ``size`` pixels (:func:`~data_prep.toysun.instruments.default_detector`).
+the built-in table, :mod:`data_prep.toysun.observers`), explicit ``[NAME=]LON,LAT,AU``,
+Solar Orbiter as ``solo=LON,LAT,AU`` (EUI/FSI and the PHI-FDT truth; 0.28-1 au) or a FITS
+file (the observer where its header says, with its detector; an EUI/FSI file makes a Solar
+Orbiter observer). Detectors: each instrument's full field of view on ``size`` pixels
+(:func:`~data_prep.toysun.instruments.default_detector`).
 EUV images are rendered without noise and written with Poisson noise in DN for the
 exposure time (:func:`~data_prep.toysun.instruments.write_instrument_file`); the HMI
 magnetogram carries HMI's noise at its pixel scale. A file already written is not written
@@ -46,10 +55,11 @@ from data_prep.atomic import write_json_atomically
 from data_prep.progress import Progress
 from data_prep.toysun import instruments, observers
 from data_prep.toysun.evolution import WholeSun
-from data_prep.toysun.views import RSUN_OBS_ARCSEC, ViewGeometry, render
+from data_prep.toysun.views import AU_M, RSUN_OBS_ARCSEC, ViewGeometry, render
 
 AIA_CHANNELS = (304, 193, 171)
 EUVI_WAVELENGTH = {304: 304, 193: 195, 171: 171}  # EUVI's passband for each AIA channel
+FSI_WAVELENGTH = {304: 304, 171: 174}  # FSI's passband for each AIA channel (none for 193)
 MIN_SIZE = 64  # detector pixels a side
 
 
@@ -62,13 +72,15 @@ class CampaignSettings:
         days: length (days, > 0); times ``start + k cadence`` before ``start + days``.
         cadence_hours: time between observations (hours, > 0).
         observers: observer specifications (:func:`data_prep.toysun.observers.parse_observer`).
-        far_side_every: STEREO-like observers observe every N-th time.
+        far_side_every: observers other than Earth (STEREO-like, Solar Orbiter) observe
+            every N-th time.
         size: detector pixels a side (>= 64).
-        channels: AIA channels (304, 193, 171); EUVI observes 304, 195, 171 for them.
+        channels: AIA channels (304, 193, 171); EUVI observes 304, 195, 171 for them,
+            FSI 304 and 174 (for 304 and 171).
         seed: the Sun (:class:`~data_prep.toysun.evolution.WholeSun`).
         carrington_shape: (nlat, nlon) of the truth maps (even numbers).
         grid_deg: the Sun's grid resolution (deg); None: about one pixel of the sharpest
-            view at disk centre, 0.1-0.25 deg.
+            view at disk centre, 0.1-0.25 deg (:func:`_grid_deg`).
     """
 
     start: str = "2011-01-01T00:00:00"
@@ -157,24 +169,36 @@ def _observers(settings: CampaignSettings, times: Sequence[str]) -> list[_Observ
             spec = observers.parse_observer(text)
             for time in (times[0], times[-1]):
                 observers.observer_coordinate(spec, time)
+            detectors = _detectors(spec, settings.size)
         except ValueError as error:
             problems.append(f"--observer: {error}")
             continue
         if spec.name in {other.name for other in chosen}:
             continue  # the same observer asked twice
-        if spec.kind == "earth":
-            detectors = {kind: instruments.default_detector(kind, settings.size)
-                         for kind in ("aia", "hmi")}
-        elif spec.kind == "header":
-            from data_prep.fitsio import read_header
-
-            detectors = {"euvi": instruments.detector_from_header(read_header(spec.header_path))}
-        else:
-            detectors = {"euvi": instruments.default_detector("euvi", settings.size)}
         chosen.append(_Observer(spec, detectors))
     if problems:
         raise ValueError("\n".join(problems))
     return chosen
+
+
+def _detectors(spec: observers.ObserverSpec, size: int) -> dict[str, Any]:
+    """What an observer carries, by instrument: Earth AIA and HMI; a STEREO-like observer
+    EUVI; Solar Orbiter FSI and PHI-FDT ("phi", for its truth). Each instrument's full field
+    on ``size`` pixels, except a FITS-file observer's imager, which is the file's detector
+    (for Solar Orbiter only an EUI/FSI file's; any other Solar Orbiter file gets the default
+    FSI)."""
+    if spec.kind == "earth":
+        return {kind: instruments.default_detector(kind, size) for kind in ("aia", "hmi")}
+    imager = instruments.default_detector(spec.instrument, size)
+    if spec.kind == "header":
+        from data_prep.fitsio import identify
+
+        header = observers.read_observer_header(spec.header_path)
+        if spec.instrument == "euvi" or identify(header) == "fsi":
+            imager = instruments.detector_from_header(header)
+    if spec.instrument == "fsi":
+        return {"fsi": imager, "phi": instruments.phi_fdt_detector(size)}
+    return {"euvi": imager}
 
 
 def _stamp(time: str) -> str:
@@ -184,8 +208,9 @@ def _stamp(time: str) -> str:
 
 def planned_files(out: Path, time: str, index: int, settings: CampaignSettings,
                   chosen: Sequence[_Observer]) -> list[tuple[str, Any, Path]]:
-    """(what, detail, path) of every file for one time: ("aia", wavelength), ("hmi", None),
-    ("euvi", (observer, wavelength)), ("truth", observer), ("carrington", None)."""
+    """(what, detail, path) of every file for one time: ("aia", (observer, wavelength)),
+    ("hmi", (observer, 6173)), ("euvi" or "fsi", (observer, wavelength)), ("truth",
+    (observer, None)), ("carrington", None)."""
     stamp = _stamp(time)
     files: list[tuple[str, Any, Path]] = []
     for observer in chosen:
@@ -197,6 +222,12 @@ def planned_files(out: Path, time: str, index: int, settings: CampaignSettings,
                           / f"hmi_m_45s_{stamp}_toy_magnetogram.fits"))
         elif index % settings.far_side_every == 0:
             for wavelength in settings.channels:
+                if observer.spec.instrument == "fsi":
+                    if wavelength in FSI_WAVELENGTH:
+                        fsi = FSI_WAVELENGTH[wavelength]
+                        files.append(("fsi", (observer, fsi), out / observer.name / "fsi"
+                                      / instruments.fsi_file_name(time, fsi)))
+                    continue
                 euvi = EUVI_WAVELENGTH[wavelength]
                 files.append(("euvi", (observer, euvi), out / observer.name / "euvi"
                               / f"{stamp}_euvi_{euvi}_{observer.name}_toy.fts"))
@@ -207,15 +238,28 @@ def planned_files(out: Path, time: str, index: int, settings: CampaignSettings,
 
 
 def _grid_deg(settings: CampaignSettings, chosen: Sequence[_Observer]) -> float:
-    """About one pixel of the sharpest detector at 1 au at disk centre, within 0.1-0.25 deg."""
+    """About one pixel of the sharpest view at disk centre, within 0.1-0.25 deg: heliographic
+    deg a pixel = scale (arcsec) x distance (au) / RSUN_OBS_ARCSEC (rad), the distance 1 au for
+    observers at 0.9 au or more (Earth, STEREO: campaigns of these keep the grid of 1 au) and
+    an explicit or FITS-file observer's own distance when nearer (Solar Orbiter)."""
     if settings.grid_deg is not None:
         return float(settings.grid_deg)
-    finest_arcsec = min(d.scale_arcsec for o in chosen for d in o.instrument_detectors.values())
-    deg_per_px = math.degrees(finest_arcsec / RSUN_OBS_ARCSEC)  # heliographic deg a pixel at disk centre, 1 au
+    near_au = instruments.STEREO_DISTANCE_AU[0]
+    finest_arcsec = min(d.scale_arcsec * _distance_au(o, near_au) for o in chosen
+                        for d in o.instrument_detectors.values())
+    deg_per_px = math.degrees(finest_arcsec / RSUN_OBS_ARCSEC)  # at disk centre
     for grid_deg in (0.25, 0.2, 0.15, 0.1):
         if grid_deg <= deg_per_px:
             return grid_deg
     return 0.1
+
+
+def _distance_au(observer: _Observer, near_au: float) -> float:
+    """The observer's distance (au) if fixed and below ``near_au``, else 1."""
+    distance_m = observer.spec.distance_m
+    if distance_m is None or distance_m / AU_M >= near_au:
+        return 1.0
+    return distance_m / AU_M
 
 
 def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(),
@@ -244,7 +288,10 @@ def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(
               "observers": {o.name: dataclasses.asdict(o.spec) for o in chosen},
               "times": times, "grid_deg": _grid_deg(settings, chosen),
               "files": {"aia": "sdo/aia", "hmi": "sdo/hmi",
-                        "euvi": {o.name: f"{o.name}/euvi" for o in chosen if not o.is_earth},
+                        "euvi": {o.name: f"{o.name}/euvi" for o in chosen
+                                 if not o.is_earth and o.spec.instrument == "euvi"},
+                        "fsi": {o.name: f"{o.name}/fsi" for o in chosen
+                                if not o.is_earth and o.spec.instrument == "fsi"},
                         "truth": {o.name: f"truth/{o.name}/magnetogram" for o in chosen
                                   if not o.is_earth},
                         "carrington": "truth/carrington"}}
@@ -285,19 +332,23 @@ def _observe(settings: CampaignSettings, grid_deg: float, index: int, time: str,
     state = _sun(settings.seed, grid_deg).state(time)
     views: dict[tuple[str, str], tuple[Any, ViewGeometry]] = {}
 
+    def header_of(observer: _Observer, kind: str, wavelength: int | None) -> Any:
+        """The observer's header for this instrument ("phi": PHI-FDT's truth view)."""
+        coordinate = observers.observer_coordinate(observer.spec, time)
+        detector = observer.instrument_detectors[kind]
+        if kind == "phi":
+            return instruments.phi_view_header(time, coordinate, detector)
+        return instruments.instrument_header(kind, time, coordinate, detector, wavelength)
+
     def view(observer: _Observer, kind: str, wavelength: int | None) -> tuple[Any, ViewGeometry]:
         """The observer's header for this instrument and channel, and the geometry of its
         detector (shared by its channels and its truth)."""
         if (observer.name, kind) not in views:
-            header = instruments.instrument_header(
-                kind, time, observers.observer_coordinate(observer.spec, time),
-                observer.instrument_detectors[kind], wavelength)
+            header = header_of(observer, kind, wavelength)
             views[observer.name, kind] = (header, ViewGeometry(header, state.carrington_offset_deg))
         header, geometry = views[observer.name, kind]
-        if wavelength is not None and kind != "hmi" and header["WAVELNTH"] != wavelength:
-            header = instruments.instrument_header(
-                kind, time, observers.observer_coordinate(observer.spec, time),
-                observer.instrument_detectors[kind], wavelength)
+        if wavelength not in (None, header.get("WAVELNTH")) and kind not in ("hmi", "phi"):
+            header = header_of(observer, kind, wavelength)
         return header, geometry
 
     for what, detail, path in missing:
@@ -307,18 +358,21 @@ def _observe(settings: CampaignSettings, grid_deg: float, index: int, time: str,
             header = instruments.carrington_header(time, settings.carrington_shape)
             instruments.write_float_image(path, state.carrington_map(
                 settings.carrington_shape).astype(np.float32), header)
-        elif what == "truth":
-            header, geometry = view(detail[0], "euvi", None)
+        elif what == "truth":  # in the view of the observer's imager, or of PHI-FDT
+            header, geometry = view(detail[0], "phi" if "phi" in detail[0].instrument_detectors
+                                    else "euvi", None)
             image = render(state, header, ["los"], geometry=geometry)["los"]
             instruments.write_float_image(path, image, instruments.truth_magnetogram_header(header))
         elif what == "hmi":
             header, geometry = view(detail[0], "hmi", None)
             image = render(state, header, ["magnetogram"], rng, geometry=geometry)
             instruments.write_instrument_file(path, "hmi", image["magnetogram"], header)
-        else:  # aia, euvi
+        else:  # aia, euvi, fsi
             observer, wavelength = detail
             header, geometry = view(observer, what, wavelength)
-            image = render(state, header, [wavelength], rng, geometry=geometry,
-                           euv_noise_gain=0.0)[wavelength]
+            emitted = (instruments.FSI_EMISSION_WAVELENGTH[wavelength] if what == "fsi"
+                       else wavelength)
+            image = render(state, header, [emitted], rng, geometry=geometry,
+                           euv_noise_gain=0.0)[emitted]
             instruments.write_instrument_file(path, what, image, header, rng)
     return len(missing)

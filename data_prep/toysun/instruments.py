@@ -18,22 +18,43 @@ Instruments (``INSTRUMENTS``) and their files:
             and BLANK = -2147483648 (NaN off the disk); CROTA2 ~ 180; T_OBS in TAI.
 ``"euvi"``  STEREO/SECCHI EUVI level 0: uint16 DN (BITPIX 16, BZERO 32768) =
             DN/s x EXPTIME x 4**(SUMMED - 1) + BIASMEAN; the roll in the PCi_j matrix and CROTA.
+``"fsi"``   Solar Orbiter EUI/FSI level 2 (what euiprep makes of level 1): an empty primary
+            HDU and a RICE_1 compressed float32 image (quantised, subtractive dither) in
+            HDU 1, BUNIT 'DN/s' (Poisson noise drawn in DN for XPOSURE, then divided by it),
+            LEVEL 'L2'; named ``solo_L2_eui-fsi304-image_20201021T145510206_V01.fits``
+            (DATE-BEG to the millisecond, :func:`fsi_file_name`). 304 and 174 A; the toy
+            Sun has no 174 A emission of its own and renders its 171 A for it
+            (:data:`FSI_EMISSION_WAVELENGTH`: Fe IX/X, nearly the same temperatures).
 
 Times. ``time`` is the middle of the exposure: the time at which sunpy places the observer
-and the Sun for the map (``map.reference_date``: T_OBS for SDO, DATE-AVG for EUVI). DATE-OBS
-is the start of the exposure as the instruments write it (SDO: T_OBS - EXPTIME / 2, JSOC's
-definition; EUVI: shutter open, DATE-END = shutter close). ``data_prep.fitsio.observation_time``
-therefore reads ``time`` back from AIA and HMI files (T_OBS) and ``time - EXPTIME / 2`` from
-EUVI files (DATE-OBS, as from real SECCHI files).
+and the Sun for the map (``map.reference_date``: T_OBS for SDO, DATE-AVG for EUVI and FSI).
+DATE-OBS is the start of the exposure as the instruments write it (SDO: T_OBS - EXPTIME / 2,
+JSOC's definition; EUVI: shutter open, DATE-END = shutter close; FSI: DATE-OBS = DATE-BEG =
+start, DATE-END = end of XPOSURE). ``data_prep.fitsio.observation_time`` therefore reads
+``time`` back from AIA and HMI files (T_OBS) and ``time - exposure / 2`` from EUVI and FSI
+files (DATE-OBS, as from real SECCHI and EUI files).
 
-Pointing. All three write the WCS as level-1 SDO files do: CRVAL = (0", 0") at the Sun
-centre and CRPIX = the Sun centre's pixel (1-based), which a detector places
-``sun_offset_px`` away from the detector centre.
+Pointing. AIA, HMI and EUVI write the WCS as level-1 SDO files do: CRVAL = (0", 0") at the
+Sun centre and CRPIX = the Sun centre's pixel (1-based), which a detector places
+``sun_offset_px`` away from the detector centre. FSI writes it as EUI files do: CRPIX at the
+detector centre, CRVAL its helioprojective position (the Sun centre is then EUXCEN,
+EUYCEN).
+
+Observer. Every header has HGLN_OBS, HGLT_OBS, DSUN_OBS, CRLN_OBS, CRLT_OBS; FSI headers
+also HCIX/HCIY/HCIZ_OBS (Heliocentric Inertial at DATE-AVG, m), from which sunpy's EUIMap
+takes the observer before the others, so the two always agree (computed with sunpy from the
+same coordinate), and DSUN_AU, RSUN_ARC, SOLAR_B0.
+
+Solar Orbiter's magnetograph. :func:`phi_fdt_detector` and :func:`phi_view_header` give the
+view of SO/PHI's Full Disk Telescope (2048 px, 3.61", a 2 deg field, the Sun centred), for
+the truth magnetogram (:func:`truth_magnetogram_header`) of a Solar Orbiter observer; the
+toy writes no PHI instrument file.
 
 The kept keyword values come from sunpy's real test headers (``aia_171_level1.fits``,
-``resampled_hmi.fits`` (an hmi.Ic_45s record), ``euvi_20090615_000900_n4euA_s.header``);
-keywords a toy cannot know (image statistics, pointing tables, velocities, positions in
-other frames, the EUVI RA/Dec alternate WCS) are left out rather than left wrong.
+``resampled_hmi.fits`` (an hmi.Ic_45s record), ``euvi_20090615_000900_n4euA_s.header``,
+``solo_L1_eui-fsi304-image_20201021T145510206_V03.header``); keywords a toy cannot know
+(image statistics, pointing tables, velocities, positions in other frames, the EUVI RA/Dec
+alternate WCS, EUI's light-time keywords) are left out rather than left wrong.
 
 Never imports TensorFlow; sunpy is imported where it is used.
 """
@@ -53,28 +74,51 @@ from data_prep.atomic import atomic_path
 from data_prep.fitsio import DEFAULT_WAVELENGTH, KINDS, describe_source, identify
 from data_prep.geometry import RSUN_REF_M, angular_radius_arcsec
 
-INSTRUMENTS = KINDS  # ("aia", "hmi", "euvi")
+INSTRUMENTS = KINDS  # ("aia", "hmi", "euvi", "fsi")
 
 #: The wavelengths (A) each instrument takes.
-WAVELENGTHS = {"aia": (304, 193, 171), "hmi": (6173,), "euvi": (304, 195, 171)}
+WAVELENGTHS = {"aia": (304, 193, 171), "hmi": (6173,), "euvi": (304, 195, 171),
+               "fsi": (304, 174)}
+#: The toy Sun's emission rendered for each FSI channel: 171 A stands for 174 A (both Fe IX/X,
+#: ~0.8 MK; the toy has no separate 174 A response).
+FSI_EMISSION_WAVELENGTH = {304: 304, 174: 171}
+
+#: EUI/FSI template (``solo_L1_eui-fsi304-image_20201021T145510206_V03``): 768 px binned 4x4
+#: on board (NBIN1 = NBIN2 = 4) from the native 3072; CDELT1 = 17.7413644" (CDELT2 =
+#: 17.7796312", 0.2% more: the toy's pixels are square, CDELT1's); CROTA = 0.76774 deg; the
+#: Sun centre at EUXCEN, EUYCEN = 378.2024, 378.2928 (1-based; the centre is 384.5).
+FSI_TEMPLATE_BINNING = 4
+FSI_TEMPLATE_CDELT1 = 17.7413644
+FSI_TEMPLATE_CROTA = 0.7677434135716757
+FSI_TEMPLATE_SUN_CENTRE = (378.2023801648368, 378.2927576174591)
 
 #: Native full frame: pixels a side, arcsec a pixel, roll (deg), Sun centre offset from the
 #: detector centre (pixels x, y). AIA: the 171 template's CROTA2 = 0.019413 and X0_MP,
 #: Y0_MP = 2055.06, 2042.72 (0-based Sun centre; the centre is 2047.5). HMI: the template's
 #: CROTA2 = 179.929779; the Sun centred. EUVI-A: the template's CROTA = 3.8454651 (PC2_1 =
 #: 0.06707) and CRVAL = (4.27", 155.08") at the detector centre, i.e. the Sun centre 97 px
-#: below it (EUVI-A's real pointing offset).
+#: below it (EUVI-A's real pointing offset). FSI: the template's 768 binned pixels as 3072
+#: native ones (scale / 4, offset x 4: -25.19, -24.83 px), its CROTA.
 NATIVE_DETECTORS = {
     "aia": (4096, 0.600, 0.019413, (7.56, -4.78)),
     "hmi": (4096, 0.504, 179.929779, (0.0, 0.0)),
     "euvi": (2048, 1.588, 3.8454651, (-9.24, -97.29)),
+    "fsi": (768 * FSI_TEMPLATE_BINNING, FSI_TEMPLATE_CDELT1 / FSI_TEMPLATE_BINNING,
+            FSI_TEMPLATE_CROTA, tuple((centre - 384.5) * FSI_TEMPLATE_BINNING
+                                      for centre in FSI_TEMPLATE_SUN_CENTRE)),
 }
+
+#: SO/PHI's Full Disk Telescope: pixels a side and arcsec a pixel (a 2.05 deg field, the
+#: whole disk down to 0.28 au); the toy centres the Sun and has no roll.
+PHI_FDT_NATIVE = (2048, 3.61)
 
 #: Exposure times (s). AIA: typical level-1 values (the 171 template: EXPTIME = 2.000191).
 #: EUVI: the 171 template's 16.0074 s; 195 and 304: typical synoptic values (approximate).
+#: FSI (XPOSURE): the 304 template's 6.0 s; 174: 10 s, a typical synoptic value (approximate).
 EXPOSURE_S = {
     "aia": {304: 2.90, 193: 2.00, 171: 2.00},
     "euvi": {304: 6.0, 195: 8.0, 171: 16.0074},
+    "fsi": {304: 6.0, 174: 10.0},
 }
 
 #: AIA camera (INSTRUME 'AIA_n', CAMERA n) of each wavelength: telescope 2 takes 193 (and
@@ -128,7 +172,28 @@ TEMPLATE_KEYWORDS = {
         "OFFSETCR": 0.0, "BIASMEAN": 724.545, "BIASSDEV": 0.022, "GAINMODE": "HIGH",
         "READPORT": "L", "DOWNLINK": "SSR1", "LONPOLE": 180,
     },
+    "fsi": {  # solo_L1_eui-fsi304-image_20201021T145510206_V03.header
+        "TIMESYS": "UTC", "ORIGIN": "Royal Observatory of Belgium", "IMGTYPE": "solar image",
+        "COMPLETE": "C", "OBSRVTRY": "Solar Orbiter", "TELESCOP": "SOLO/EUI/FSI",
+        "INSTRUME": "EUI", "DETECTOR": "FSI", "DOORINT": "open", "DOOREXT": "open",
+        "WAVEUNIT": "Angstrom", "BTYPE": "Intensity", "WCSNAME": "Helioprojective-cartesian",
+        "LONPOLE": 180.0, "LEDSTATE": "all off", "INFO_URL": "http://sidc.be/EUI/data",
+    },
 }
+
+#: FSI's channel keywords: 304 from the template; 174: the filter as EUI names its default
+#: 174 filter position (Zirconium_174_n25), WAVEMIN/WAVEMAX (response > 5% of its maximum)
+#: approximate.
+FSI_CHANNEL_KEYWORDS = {
+    304: {"FILTER": "Magnesium_304_n4", "WAVEMIN": 250, "WAVEMAX": 350},
+    174: {"FILTER": "Zirconium_174_n25", "WAVEMIN": 160, "WAVEMAX": 190},
+}
+#: The version of the toy's FSI files (VERSION, and _V01 in the file name).
+FSI_VERSION = 1
+#: FSI's float32 quantisation (FITS tiled compression): SUBTRACTIVE_DITHER_1, the dither
+#: seeded from the image's checksum (-1), so that a file's bytes depend on its image only.
+FSI_QUANTIZE_METHOD = 1
+FSI_DITHER_SEED = -1
 
 # Keywords a truth map shares with the view it belongs to.
 _TRUTH_KEYWORDS = (
@@ -191,15 +256,28 @@ def default_detector(instrument: str, size: int) -> Detector:
 
     Scale = native scale x native size / size (AIA 4096 px at 0.600"; HMI 4096 px at 0.504",
     CROTA2 179.93; EUVI 2048 px at 1.588", roll 3.85 deg, the Sun 97 native pixels below the
-    centre as in EUVI-A's template); the roll is kept and the pointing offset scaled to the
-    new pixels (:data:`NATIVE_DETECTORS`).
+    centre as in EUVI-A's template; FSI 3072 px at 4.435", a 3.8 deg field, roll 0.77 deg);
+    the roll is kept and the pointing offset scaled to the new pixels
+    (:data:`NATIVE_DETECTORS`).
     """
     _check_instrument(instrument)
+    return _scaled_detector(size, *NATIVE_DETECTORS[instrument])
+
+
+def phi_fdt_detector(size: int) -> Detector:
+    """SO/PHI's Full Disk Telescope on ``size`` pixels a side: 2048 native pixels at 3.61"
+    (:data:`PHI_FDT_NATIVE`, a 2.05 deg field), the Sun centred, no roll."""
+    return _scaled_detector(size, *PHI_FDT_NATIVE)
+
+
+def _scaled_detector(size: int, native_size: int, native_scale: float, roll_deg: float = 0.0,
+                     offset_px: tuple[float, float] = (0.0, 0.0)) -> Detector:
+    """A native detector's field of view on ``size`` pixels (offset scaled, roll kept)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
         raise ValueError(f"size must be an integer >= 2 pixels, got {size!r}")
-    native_size, native_scale, roll_deg, (dx, dy) = NATIVE_DETECTORS[instrument]
     factor = native_size / int(size)
-    return Detector(int(size), native_scale * factor, roll_deg, (dx / factor, dy / factor))
+    return Detector(int(size), native_scale * factor, roll_deg,
+                    (offset_px[0] / factor, offset_px[1] / factor))
 
 
 def _header_value(header: Any, key: str, default: Any = None) -> Any:
@@ -209,9 +287,12 @@ def _header_value(header: Any, key: str, default: Any = None) -> Any:
 
 def detector_from_header(header: Any) -> Detector:
     """The detector of a real (or generated) image header: size (NAXIS1, or ZNAXIS1 of a
-    compressed HDU; must be square), scale (CDELT1 in arcsec), roll (from PCi_j, else CROTA2,
-    else CROTA) and pointing (the Sun centre, helioprojective (0", 0"), from CRPIX/CRVAL,
-    linear in the pixels, relative to the detector centre)."""
+    compressed HDU; must be square), scale (CDELT1 in arcsec: where CDELT2 differs, as in
+    EUI/FSI's 17.741"/17.780", the detector's square pixels take CDELT1), roll (from PCi_j:
+    atan2(PC2_1 - PC1_2, PC1_1 + PC2_2), the mean rotation of a PC matrix that is not quite
+    a rotation, as FSI's; else CROTA2, else CROTA) and pointing (the Sun centre,
+    helioprojective (0", 0"), from CRPIX/CRVAL with the full diag(CDELT) PC matrix, linear
+    in the pixels, relative to the detector centre)."""
     naxis1 = _header_value(header, "ZNAXIS1", _header_value(header, "NAXIS1"))
     naxis2 = _header_value(header, "ZNAXIS2", _header_value(header, "NAXIS2"))
     if naxis1 is None or int(naxis1) != int(naxis2 or -1):
@@ -228,7 +309,7 @@ def detector_from_header(header: Any) -> Detector:
     if _header_value(header, "PC1_1") is not None:
         pc = np.array([[float(_header_value(header, f"PC{i}_{j}", float(i == j))) for j in (1, 2)]
                        for i in (1, 2)])
-        roll_deg = math.degrees(math.atan2(pc[1, 0], pc[0, 0]))
+        roll_deg = math.degrees(math.atan2(pc[1, 0] - pc[0, 1], pc[0, 0] + pc[1, 1]))
     else:
         roll_deg = float(_header_value(header, "CROTA2", _header_value(header, "CROTA", 0.0)))
         pc = Detector(2, 1.0, roll_deg).pc_matrix()
@@ -337,13 +418,14 @@ def instrument_header(
     """The complete header of one observation, as the instrument writes it.
 
     Args:
-        instrument: "aia", "hmi" or "euvi".
+        instrument: "aia", "hmi", "euvi" or "fsi".
         time: middle of the exposure (anything astropy's Time takes; UTC): the time sunpy
             places the observer and the Sun at (see the module notes for DATE-OBS).
         observer: the spacecraft, a SkyCoord (HeliographicStonyhurst or any frame sunpy can
             transform; its obstime should be ``time``, which is used if it has none).
         detector: size, scale, roll and pointing.
-        wavelength: A; AIA 304/193/171, EUVI 304/195/171 (default 304); HMI None or 6173.
+        wavelength: A; AIA 304/193/171, EUVI 304/195/171, FSI 304/174 (default 304); HMI
+            None or 6173.
         observatory: EUVI only: OBSRVTRY ('STEREO_A', 'STEREO_B' or the name of a synthetic
             spacecraft); default :func:`stereo_observatory`, or 'SYNTHETIC' for an observer
             that is not STEREO-like (with a COMMENT saying so).
@@ -356,10 +438,11 @@ def instrument_header(
         keywords, QUALITY = 0, and per instrument: AIA level 1 (LVL_NUM 1.0, BUNIT 'DN',
         EXPTIME, R_SUN px); HMI CONTENT 'MAGNETOGRAM', BUNIT 'Gauss', T_OBS/T_REC in TAI;
         EUVI level 0 (BUNIT 'DN', EXPTIME, BIASMEAN, SUMMED, RSUN arcsec, XCEN/YCEN).
+        FSI level 2 is its own (:func:`fsi_header`; no QUALITY or EXPTIME, XPOSURE instead).
 
     Raises:
         ValueError: an unknown instrument, a wavelength the instrument lacks, or
-            ``observatory`` for AIA/HMI.
+            ``observatory`` for AIA/HMI/FSI.
     """
     _check_instrument(instrument)
     wavelength = _wavelength(instrument, wavelength)
@@ -372,6 +455,8 @@ def instrument_header(
 
     time = _time(time)
     observer = _stonyhurst(observer, time)
+    if instrument == "fsi":
+        return fsi_header(time, observer, detector, wavelength)
     exposure_s = EXPOSURE_S.get(instrument, {}).get(wavelength)
 
     header = fits.Header()
@@ -408,22 +493,11 @@ def instrument_header(
         header["EXPTIME"] = exposure_s
     header["QUALITY"] = 0
 
-    crpix1, crpix2 = detector.sun_centre_crpix
-    header.update({
-        "CTYPE1": "HPLN-TAN", "CTYPE2": "HPLT-TAN", "CUNIT1": "arcsec", "CUNIT2": "arcsec",
-        "CDELT1": float(detector.scale_arcsec), "CDELT2": float(detector.scale_arcsec),
-        "CRPIX1": crpix1, "CRPIX2": crpix2, "CRVAL1": 0.0, "CRVAL2": 0.0,
-    })
+    header.update(_wcs_cards(detector, detector.sun_centre_crpix, (0.0, 0.0)))
     if instrument == "euvi":
-        pc = detector.pc_matrix()
-        for i in (1, 2):
-            for j in (1, 2):
-                header[f"PC{i}_{j}"] = float(pc[i - 1, j - 1])
+        header.update(_pc_cards(detector))
         header["CROTA"] = float(detector.roll_deg)
-        # helioprojective position of the detector centre (arcsec)
-        centre = (detector.naxis + 1) / 2.0
-        xcen, ycen = detector.scale_arcsec * pc @ (np.array([centre, centre]) - (crpix1, crpix2))
-        header["XCEN"], header["YCEN"] = float(xcen), float(ycen)
+        header["XCEN"], header["YCEN"] = _detector_centre_arcsec(detector)
     else:
         header["CROTA2"] = float(detector.roll_deg)
 
@@ -435,6 +509,134 @@ def instrument_header(
         header["CAR_ROT"] = int(sun.carrington_rotation_number(time))
     if instrument == "aia":
         header["R_SUN"] = cards["RSUN_OBS"] / detector.scale_arcsec
+    return header
+
+
+def _wcs_cards(detector: Detector, crpix: tuple[float, float],
+               crval: tuple[float, float]) -> dict[str, Any]:
+    """The helioprojective TAN WCS of ``detector``: CTYPE, CUNIT, CDELT (arcsec), CRPIX,
+    CRVAL (arcsec)."""
+    return {
+        "CTYPE1": "HPLN-TAN", "CTYPE2": "HPLT-TAN", "CUNIT1": "arcsec", "CUNIT2": "arcsec",
+        "CDELT1": float(detector.scale_arcsec), "CDELT2": float(detector.scale_arcsec),
+        "CRPIX1": float(crpix[0]), "CRPIX2": float(crpix[1]),
+        "CRVAL1": float(crval[0]), "CRVAL2": float(crval[1]),
+    }
+
+
+def _pc_cards(detector: Detector) -> dict[str, float]:
+    """PC1_1, PC1_2, PC2_1, PC2_2 of the detector's roll."""
+    pc = detector.pc_matrix()
+    return {f"PC{i}_{j}": float(pc[i - 1, j - 1]) for i in (1, 2) for j in (1, 2)}
+
+
+def _detector_centre_arcsec(detector: Detector) -> tuple[float, float]:
+    """Helioprojective (Tx, Ty) (arcsec) of the detector centre, linear in the pixels."""
+    centre = (detector.naxis + 1) / 2.0
+    offset = np.array([centre, centre]) - detector.sun_centre_crpix
+    xcen, ycen = detector.scale_arcsec * detector.pc_matrix() @ offset
+    return float(xcen), float(ycen)
+
+
+def fsi_file_name(time: Any, wavelength: int = 304) -> str:
+    """The level-2 FSI file name of an exposure whose middle is ``time``:
+    ``solo_L2_eui-fsi304-image_YYYYMMDDThhmmssmmm_V01.fits``, the start (DATE-BEG, UTC) to
+    the millisecond, as EUI names its files."""
+    import astropy.units as u
+
+    wavelength = _wavelength("fsi", wavelength)
+    start = _iso(_time(time) - EXPOSURE_S["fsi"][wavelength] / 2 * u.s, 3)
+    stamp = start.replace("-", "").replace(":", "").replace(".", "")
+    return f"solo_L2_eui-fsi{wavelength}-image_{stamp}_V{FSI_VERSION:02d}.fits"
+
+
+def fsi_header(time: Any, observer: Any, detector: Detector, wavelength: int = 304) -> fits.Header:
+    """The level-2 EUI/FSI header of one exposure (see :func:`instrument_header`, which
+    calls it; the arguments the same).
+
+    Keywords: FILENAME (:func:`fsi_file_name`), DATE-OBS = DATE-BEG (start), DATE-AVG
+    (``time``), DATE-END (UTC, ms), LEVEL 'L2', VERSION, the template's
+    (:data:`TEMPLATE_KEYWORDS`), XPOSURE (s), FILTER, WAVELNTH, WAVEMIN, WAVEMAX (A),
+    BUNIT 'DN/s'; the WCS as EUI writes it (CRPIX the detector centre, CRVAL its position
+    (arcsec), PCi_j and CROTA (deg)); EUXCEN, EUYCEN (the Sun centre, 1-based pixels);
+    RSUN_ARC = RSUN_OBS (arcsec), RSUN_REF (m), SOLAR_B0 = HGLT_OBS, CAR_ROT (the
+    observer's own fractional rotation number, Earth's minus HGLN_OBS / 360, as the
+    template's to 3e-4), HGLT_OBS, HGLN_OBS, CRLT_OBS, CRLN_OBS (deg), DSUN_OBS (m),
+    DSUN_AU, HCIX_OBS, HCIY_OBS, HCIZ_OBS (m, Heliocentric Inertial at DATE-AVG).
+    """
+    import astropy.units as u
+    from sunpy.coordinates import HeliocentricInertial, sun
+
+    wavelength = _wavelength("fsi", wavelength)
+    time = _time(time)
+    observer = _stonyhurst(observer, time)
+    exposure_s = EXPOSURE_S["fsi"][wavelength]
+
+    header = fits.Header()
+    header["NAXIS1"] = detector.naxis
+    header["NAXIS2"] = detector.naxis
+    header["FILENAME"] = fsi_file_name(time, wavelength)
+    header["DATE-OBS"] = _iso(time - exposure_s / 2 * u.s, 3)
+    header["DATE-BEG"] = header["DATE-OBS"]
+    header["DATE-AVG"] = _iso(time, 3)
+    header["DATE-END"] = _iso(time + exposure_s / 2 * u.s, 3)
+    header["LEVEL"] = "L2"
+    header["VERSION"] = f"{FSI_VERSION:02d}"
+    header.update(TEMPLATE_KEYWORDS["fsi"])
+    header["XPOSURE"] = exposure_s
+    header["WAVELNTH"] = wavelength
+    header.update(FSI_CHANNEL_KEYWORDS[wavelength])
+    header["BUNIT"] = "DN/s"
+    centre = (detector.naxis + 1) / 2.0
+    header.update(_wcs_cards(detector, (centre, centre), _detector_centre_arcsec(detector)))
+    header.update(_pc_cards(detector))
+    header["CROTA"] = float(detector.roll_deg)
+    header["EUXCEN"], header["EUYCEN"] = detector.sun_centre_crpix
+
+    cards = _observer_cards(observer)
+    hci = observer.transform_to(HeliocentricInertial(obstime=time)).cartesian
+    header["RSUN_ARC"] = cards["RSUN_OBS"]
+    header.update({key: cards[key] for key in ("RSUN_OBS", "RSUN_REF")})
+    header["SOLAR_B0"] = cards["HGLT_OBS"]
+    header["CAR_ROT"] = float(sun.carrington_rotation_number(time)) - cards["HGLN_OBS"] / 360.0
+    header.update({key: cards[key] for key in ("HGLT_OBS", "HGLN_OBS", "CRLT_OBS", "CRLN_OBS",
+                                               "DSUN_OBS")})
+    header["DSUN_AU"] = cards["DSUN_OBS"] / u.au.to(u.m)
+    for axis in ("x", "y", "z"):
+        header[f"HCI{axis.upper()}_OBS"] = float(getattr(hci, axis).to_value(u.m))
+    return header
+
+
+def phi_view_header(time: Any, observer: Any, detector: Detector | None = None) -> fits.Header:
+    """The view of SO/PHI's Full Disk Telescope from ``observer`` at ``time``, for a Solar
+    Orbiter observer's truth magnetogram (``truth_magnetogram_header(phi_view_header(...))``
+    rendered with ``render(state, header, ["los"])``). Not an instrument file: it names no
+    instrument (``prep`` would refuse it), only OBSRVTRY 'Solar Orbiter' and SRCVIEW
+    'SO/PHI-FDT view (toy)'.
+
+    Args:
+        time: the instant of the view (DATE-OBS = DATE-AVG, UTC).
+        observer: a SkyCoord as for :func:`instrument_header`.
+        detector: default :func:`phi_fdt_detector` (2048) pixels.
+
+    Returns:
+        NAXIS1/2, the helioprojective TAN WCS (CRVAL (0", 0") at the Sun centre, PCi_j), the
+        times, HGLN_OBS, HGLT_OBS, DSUN_OBS, CRLN_OBS, CRLT_OBS, RSUN_REF, RSUN_OBS.
+    """
+    detector = phi_fdt_detector(PHI_FDT_NATIVE[0]) if detector is None else detector
+    if not isinstance(detector, Detector):
+        raise ValueError(f"detector must be a Detector, got {type(detector).__name__}")
+    time = _time(time)
+    header = fits.Header()
+    header["NAXIS1"] = detector.naxis
+    header["NAXIS2"] = detector.naxis
+    header["OBSRVTRY"] = "Solar Orbiter"
+    header["SRCVIEW"] = ("SO/PHI-FDT view (toy)", "the view this truth belongs to")
+    header["DATE-OBS"] = _iso(time, 3)
+    header["DATE-AVG"] = header["DATE-OBS"]
+    header.update(_wcs_cards(detector, detector.sun_centre_crpix, (0.0, 0.0)))
+    header.update(_pc_cards(detector))
+    header.update(_observer_cards(_stonyhurst(observer, time)))
     return header
 
 
@@ -450,18 +652,22 @@ def write_instrument_file(
 
     Args:
         path: the FITS file to write (its folder must exist).
-        instrument: "aia", "hmi" or "euvi"; ``header`` must be of it.
+        instrument: "aia", "hmi", "euvi" or "fsi"; ``header`` must be of it.
         image: (NAXIS2, NAXIS1) physical values on the header's pixel grid (array [row, col] =
             FITS pixel (y, x)): DN/s per native (unsummed) pixel for "aia" and "euvi",
-            Gauss for "hmi" (NaN off the disk, kept as BLANK as HMI files have it).
+            DN/s per pixel for "fsi", Gauss for "hmi" (NaN off the disk, kept as BLANK as
+            HMI files have it).
         header: from :func:`instrument_header`.
-        rng: if given, AIA/EUVI counts get photon (Poisson) noise in DN; HMI's noise belongs
-            to the rendering (B_r mu + noise) and ``rng`` is not used for it.
+        rng: if given, AIA/EUVI/FSI counts get photon (Poisson) noise in DN; HMI's noise
+            belongs to the rendering (B_r mu + noise) and ``rng`` is not used for it.
 
     Files: AIA level 1, int16 DN = DN/s x EXPTIME rounded, clipped to 0..32767, BLANK -32768;
     HMI: empty primary HDU + RICE_1 CompImageHDU of int32, BSCALE 0.1 G, BLANK where NaN;
     EUVI level 0: uint16 DN = DN/s x EXPTIME x 4**(SUMMED - 1) + BIASMEAN, rounded, clipped
-    to 0..65535. AIA and EUVI images must be finite (no telemetry gaps in the toy).
+    to 0..65535; FSI level 2: empty primary HDU + RICE_1 CompImageHDU of float32 DN/s =
+    DN / XPOSURE (DN = DN/s x XPOSURE, or a Poisson draw around it), quantised (1/16 of the
+    noise, SUBTRACTIVE_DITHER_1 seeded from the data: the same image gives the same bytes).
+    AIA, EUVI and FSI images must be finite (no telemetry gaps in the toy).
 
     Returns:
         ``path`` as a Path.
@@ -494,6 +700,13 @@ def write_instrument_file(
     elif not np.isfinite(image).all():
         # AIA's BLANK marks telemetry gaps, which sunpy reads as -32768 DN, not NaN
         raise ValueError(f"{instrument.upper()} images must be finite (NaN or inf found)")
+    elif instrument == "fsi":
+        exposure_s = float(header["XPOSURE"])
+        data = (_counts(image * exposure_s, rng) / exposure_s).astype(np.float32)
+        hdu = fits.CompImageHDU(data, header, compression_type="RICE_1",
+                                quantize_method=FSI_QUANTIZE_METHOD,
+                                dither_seed=FSI_DITHER_SEED)
+        hdus = fits.HDUList([fits.PrimaryHDU(), hdu])
     elif instrument == "aia":
         dn = _counts(image * float(header["EXPTIME"]), rng)
         data = np.clip(np.round(dn), 0, AIA_MAX_DN).astype(np.int16)
@@ -522,6 +735,8 @@ def truth_magnetogram_header(header: Any) -> fits.Header:
     describes (e.g. an EUVI view): the same pixel grid, WCS, times and observer, BUNIT
     'Gauss', TELESCOP 'toy Sun', INSTRUME 'toy truth', CONTENT saying it is for evaluation
     only, no exposure or bias keywords. It names no real instrument, so ``prep`` refuses it.
+    SRCVIEW: the view's own (:func:`phi_view_header`'s), else its TELESCOP, INSTRUME,
+    DETECTOR and wavelength.
 
     DATE-AVG is the view's reference time (T_OBS of SDO views), so that sunpy places the
     observer at the same time for both; T_OBS is kept where the view has one.
@@ -546,7 +761,8 @@ def truth_magnetogram_header(header: Any) -> fits.Header:
     truth["INSTRUME"] = "toy truth"
     truth["BUNIT"] = "Gauss"
     truth["CONTENT"] = "toy Sun true LOS field, for evaluation only"
-    truth["SRCVIEW"] = (describe_source(source) or "unknown", "the view this truth belongs to")
+    truth["SRCVIEW"] = (_header_value(source, "SRCVIEW") or describe_source(source) or "unknown",
+                        "the view this truth belongs to")
     return truth
 
 

@@ -1,5 +1,5 @@
-"""Where the observers of the toy Sun are: Earth, STEREO-A, STEREO-B, explicit positions and
-real FITS files.
+"""Where the observers of the toy Sun are: Earth, STEREO-A, STEREO-B, Solar Orbiter,
+explicit positions and real FITS files.
 
 An observer is given as text (the campaign's ``--observer``) and parsed once by
 :func:`parse_observer` into an :class:`ObserverSpec`; :func:`observer_coordinate` then places
@@ -11,11 +11,19 @@ degrees, distance from the Sun's centre in metres, ``obstime`` the requested tim
   10 days, interpolated linearly; see :func:`stereo_position`). It covers STEREO-A from
   2007-01-01 to 2027-01-01 and STEREO-B from 2007-01-01 to 2014-10-01, when contact with
   STEREO-B was lost; times outside are refused.
-* ``[NAME=]LON,LAT,DIST_AU``: a fixed HGS longitude and latitude (deg) and distance (au),
-  the same at every time (a fixed place relative to the Sun-Earth line, e.g. quadrature).
-* a FITS file: the observer its header gives (HGLN_OBS, HGLT_OBS, DSUN_OBS, or whatever
-  sunpy reads the observer from). Like an explicit position it keeps that Earth-relative
-  position (HGS longitude, latitude, distance) at every time; its detector is the caller's.
+* ``[NAME=]LON,LAT,DIST_AU``: a fixed HGS longitude and latitude (deg) and distance (au,
+  anything outside the Sun: Solar Orbiter's 0.28 au perihelion works), the same at every
+  time (a fixed place relative to the Sun-Earth line, e.g. quadrature).
+* Solar Orbiter: ``solo=LON,LAT,DIST_AU`` (NAME ``solo``, ``solar-orbiter``, or starting
+  with ``solo-`` / ``solo_``, any case, e.g. ``solo=150,4,0.42``), an explicit position
+  whose observer carries EUI/FSI (``ObserverSpec.instrument`` "fsi"; the others carry
+  EUVI, "euvi"). A bare ``solo`` is refused: there is no offline ephemeris of Solar Orbiter.
+* a FITS file (``.fits``/``.fts``/``.fit``, optionally ``.gz``/``.fz``) or a text header
+  file (``.header``, as sunpy's test headers): the observer its header gives (HGLN_OBS,
+  HGLT_OBS, DSUN_OBS, or whatever sunpy reads the observer from). Like an explicit position
+  it keeps that Earth-relative position (HGS longitude, latitude, distance) at every time;
+  its detector is the caller's (:func:`read_observer_header`). A Solar Orbiter file
+  (OBSRVTRY 'Solar Orbiter', e.g. EUI/FSI) is named ``solo`` and carries FSI.
 
 Accuracy of the STEREO table
 ----------------------------
@@ -84,7 +92,7 @@ from sunpy.time import parse_time
 
 __all__ = [
     "OBSERVER_NAMES", "ObserverSpec", "observer_coordinate", "parse_observer",
-    "stereo_position",
+    "read_observer_header", "stereo_position",
 ]
 
 #: The observers known by name.
@@ -100,6 +108,10 @@ _ALIASES = {
 #: File names read as FITS files.
 FITS_SUFFIXES = (".fits", ".fts", ".fit")
 _COMPRESSION_SUFFIXES = (".gz", ".fz")
+#: File names read as text headers (``astropy.io.fits.Header.fromtextfile``).
+HEADER_SUFFIXES = (".header",)
+#: The instruments an observer may carry: STEREO's EUVI, Solar Orbiter's EUI/FSI.
+OBSERVER_INSTRUMENTS = ("euvi", "fsi")
 
 _AU_M = u.au.to(u.m)
 _RSUN_AU = u.R_sun.to(u.au)
@@ -110,8 +122,9 @@ _EXPLICIT = re.compile(rf"^(?:(?P<name>[^=,]+)=)?\s*(?P<lon>{_NUMBER})\s*,\s*(?P
                        rf"\s*,\s*(?P<dist>{_NUMBER})\s*$")
 
 _ACCEPTED = ("accepted: earth, stereo-a, stereo-b (also sta, stb, stereo_a, ...), "
-             "[NAME=]LON,LAT,DIST_AU (HGS deg, deg, au; e.g. quadrature=90,0,1.0), "
-             "or an existing FITS file (.fits/.fts/.fit, optionally .gz/.fz)")
+             "[NAME=]LON,LAT,DIST_AU (HGS deg, deg, au; e.g. quadrature=90,0,1.0; "
+             "solo=LON,LAT,DIST_AU for Solar Orbiter with EUI/FSI), "
+             "or an existing FITS file (.fits/.fts/.fit, optionally .gz/.fz) or .header file")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +135,11 @@ class ObserverSpec:
     a FITS file). ``kind``: "earth" (ephemeris), "table" (STEREO-A/B table), "explicit"
     (fixed position) or "header" (fixed position from a FITS header). For "explicit" and
     "header": ``lon_deg``, ``lat_deg`` the HGS longitude and latitude (deg) and
-    ``distance_m`` the distance from the Sun's centre (m). ``header_path``: the FITS file of a
-    "header" observer (whose detector the caller uses).
+    ``distance_m`` the distance from the Sun's centre (m). ``header_path``: the FITS (or
+    text header) file of a "header" observer (whose detector the caller uses).
+    ``instrument``: the EUV imager an observer other than Earth carries: "euvi"
+    (STEREO-like, the default) or "fsi" (Solar Orbiter's EUI/FSI); Earth carries SDO's
+    whatever it says.
     """
 
     name: str
@@ -132,6 +148,12 @@ class ObserverSpec:
     lat_deg: float | None = None
     distance_m: float | None = None
     header_path: str | None = None
+    instrument: str = "euvi"
+
+    def __post_init__(self) -> None:
+        if self.instrument not in OBSERVER_INSTRUMENTS:
+            raise ValueError(f"observer {self.name!r}: instrument must be one of "
+                             f"{OBSERVER_INSTRUMENTS}, got {self.instrument!r}")
 
 
 def parse_observer(text: str) -> ObserverSpec:
@@ -145,11 +167,15 @@ def parse_observer(text: str) -> ObserverSpec:
     alias = _ALIASES.get(re.sub(r"[\s_-]", "", stripped.lower()))
     if alias is not None:
         return ObserverSpec(alias, "earth" if alias == "earth" else "table")
-    if _is_fits_name(stripped):
+    if _is_fits_name(stripped) or stripped.lower().endswith(HEADER_SUFFIXES):
         return _header_observer(Path(stripped))
     match = _EXPLICIT.match(stripped)
     if match is not None:
         return _explicit_observer(stripped, match)
+    if _is_solar_orbiter_name(stripped):
+        raise ValueError(f"observer {text!r}: Solar Orbiter needs its position: give "
+                         f"solo=LON,LAT,AU (HGS deg, deg, au; e.g. solo=150,4,0.42) or an "
+                         f"EUI FITS file (there is no offline ephemeris of Solar Orbiter)")
     if Path(stripped).is_file():
         raise ValueError(f"observer {text!r}: not a FITS file name; {_ACCEPTED}")
     raise ValueError(f"unknown observer {text!r}; {_ACCEPTED}")
@@ -242,7 +268,16 @@ def _explicit_observer(text: str, match: re.Match) -> ObserverSpec:
     if not _FOLDER_SAFE.match(name):
         raise ValueError(f"observer {text!r}: name {name!r} is not folder-safe (letters, "
                          f"digits, '.', '_', '-')")
-    return ObserverSpec(name, "explicit", lon, lat, distance_au * _AU_M)
+    return ObserverSpec(name, "explicit", lon, lat, distance_au * _AU_M,
+                        instrument="fsi" if _is_solar_orbiter_name(name) else "euvi")
+
+
+def _is_solar_orbiter_name(name: str) -> bool:
+    """Whether ``name`` names Solar Orbiter: solo, solar-orbiter (any case, any of " ", "-",
+    "_" or none between the words), or solo-... / solo_...."""
+    lower = name.strip().lower()
+    return (re.sub(r"[\s_-]", "", lower) in ("solo", "solarorbiter")
+            or lower.startswith(("solo-", "solo_")))
 
 
 def _wrap180(lon_deg: float) -> float:
@@ -283,14 +318,31 @@ def _header_observer(path: Path) -> ObserverSpec:
     if not (math.isfinite(lon) and math.isfinite(lat) and distance > 0):
         raise ValueError(f"observer FITS file {str(path)!r}: invalid observer position "
                          f"(lon {lon}, lat {lat} deg, distance {distance} m)")
-    return ObserverSpec(_header_name(header, path), "header", _wrap180(lon), lat, distance,
-                        str(path))
+    solar_orbiter = "solar orbiter" in str(header.get("OBSRVTRY", "")).strip().lower()
+    return ObserverSpec("solo" if solar_orbiter else _header_name(header, path), "header",
+                        _wrap180(lon), lat, distance, str(path),
+                        "fsi" if solar_orbiter else "euvi")
+
+
+def read_observer_header(path: str | Path) -> fits.Header:
+    """The image header of an observer's file, for its detector: a text header file's
+    (``.header``) or that of the FITS file's image HDU (:func:`data_prep.fitsio.read_header`;
+    HDU 1 of Rice-compressed files). ValueError naming the file where it cannot be read."""
+    path = Path(path)
+    if path.name.lower().endswith(HEADER_SUFFIXES):
+        return _observer_header(path)
+    from data_prep.fitsio import read_header
+
+    return read_header(path)
 
 
 def _observer_header(path: Path) -> fits.Header:
     """The header of the first HDU with an image or observer keywords (HDU 1 for
-    Rice-compressed files as JSOC writes them), read without the data."""
+    Rice-compressed files as JSOC writes them), read without the data; a text header file
+    (``.header``) as it is."""
     try:
+        if path.name.lower().endswith(HEADER_SUFFIXES):
+            return fits.Header.fromtextfile(str(path))
         with fits.open(path) as hdul:
             for hdu in hdul:
                 if "DSUN_OBS" in hdu.header or hdu.header.get("NAXIS", 0) >= 2:
@@ -311,7 +363,11 @@ def _sunpy_observer(path: Path) -> SkyCoord:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SunpyMetadataWarning)
-            observer = sunpy.map.Map(str(path)).observer_coordinate
+            if path.name.lower().endswith(HEADER_SUFFIXES):  # a header without its data
+                solar_map = sunpy.map.Map(np.zeros((1, 1)), _observer_header(path))
+            else:
+                solar_map = sunpy.map.Map(str(path))
+            observer = solar_map.observer_coordinate
         missing = any("Missing metadata for observer" in str(w.message) for w in caught)
         problem = "sunpy finds no observer metadata either" if missing else None
     except Exception as error:  # sunpy raises many kinds for files it cannot map
