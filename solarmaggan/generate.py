@@ -97,10 +97,11 @@ def instrument_refusal(kind: str | None, config: dict[str, Any], name: str) -> F
 def channel_for(header, config: dict[str, Any], name: str) -> dict[str, Any]:
     """The configured channel (near-side "aia", far-side "euvi" or "fsi") an input file
     belongs to: the channel of its instrument, and with several channels of that instrument
-    the one of its WAVELNTH."""
+    the one of its WAVELNTH. An instrument the model has no full set of channels of (none,
+    or EUI/FSI's 304 alone for a three-channel model) is refused (:func:`instrument_refusal`)."""
     kind = identify(header)
     candidates = channels_by_instrument(config).get(kind or "", [])
-    if not candidates or (kind == "fsi" and len(config["data"]["input_channels"]) > 1):
+    if len(candidates) != len(config["data"]["input_channels"]):  # no full set of channels
         raise instrument_refusal(kind, config, name)
     if len(candidates) == 1:
         return candidates[0]
@@ -363,7 +364,7 @@ def generate(
             if several:
                 history += [f"input channel {m.meta.get('wavelnth')} A: {file.name}"
                             for m, file in zip(maps, files)]
-            if "histogram:" in str(prepared.meta.get("history", "")):
+            if reference is not None and identify(prepared.meta) in FAR_SIDE_KINDS:
                 history += [f"histogram reference: {Path(histogram_reference).name} (AIA, "
                             "prepared as the training inputs)"]
             if data["latitude_channel"]:
