@@ -47,6 +47,9 @@ setup(
         "download": ["sunpy[net]>=6.0", "sunpy-soar>=1.11"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],
+        # the Sphinx site in docs/ with the executed gallery in examples/ (see docs/conf.py)
+        "docs": ["sphinx>=8", "pydata-sphinx-theme>=0.16", "sphinx-gallery>=0.19",
+                 "sphinx-argparse>=0.5", "myst-parser>=4", "matplotlib>=3.8"],
     },
     entry_points={"console_scripts": ["solarmaggan = solarmaggan.cli:main"]},
     classifiers=[

@@ -17,14 +17,23 @@ from data_prep.presets import preset_names
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """argparse's help with each option's default shown, when it has a meaningful one."""
+    """argparse's help with each option's default shown once, when it has a meaningful one:
+    from the argument's own default (a sequence as it is typed, ``180 360``), unless the
+    help text already says what the default is (``default: the preset's``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         shown = not any(action.default is value for value in (None, False, argparse.SUPPRESS))
-        if shown and "%(default)" not in text and action.option_strings:  # 0 is a default
-            text += " (default: %(default)s)"
+        if shown and "default" not in text and action.option_strings:  # 0 is a default
+            text += f" (default: {default_text(action.default)})".replace("%", "%%")
         return text
+
+
+def default_text(default) -> str:
+    """An option's default as the user would type it: ``180 360`` for a sequence."""
+    if isinstance(default, (list, tuple)):
+        return " ".join(str(value) for value in default)
+    return str(default)
 
 
 def preset_help() -> str:

@@ -6,12 +6,13 @@ the file name and says what is wrong (not a FITS file, missing keyword, wrong in
 wavelength, an unusable EUI level or image, no finite pixel), instead of a traceback from
 deep inside astropy or sunpy.
 
-Kinds of input (``kind``):
-    ``"aia"``  SDO/AIA level 1 or 1.5 (default wavelength 304 A)
-    ``"hmi"``  SDO/HMI line-of-sight magnetogram, hmi.M_45s or hmi.M_720s, also the
+Kinds of input (``kind``)::
+
+    "aia"  SDO/AIA level 1 or 1.5 (default wavelength 304 A)
+    "hmi"  SDO/HMI line-of-sight magnetogram, hmi.M_45s or hmi.M_720s, also the
                Rice-compressed HDU 1 of JSOC exports (CROTA2 ~ 180 is handled by the WCS)
-    ``"euvi"`` STEREO-A or -B SECCHI/EUVI level 0 or 1 (default wavelength 304 A)
-    ``"fsi"``  Solar Orbiter EUI Full Sun Imager level 2 (euiprep-calibrated DN/s; sunpy's
+    "euvi" STEREO-A or -B SECCHI/EUVI level 0 or 1 (default wavelength 304 A)
+    "fsi"  Solar Orbiter EUI Full Sun Imager level 2 (euiprep-calibrated DN/s; sunpy's
                EUIMap; default wavelength 304 A, the other FSI channel is 174 A). Level 1
                (raw DN, uncorrected) is refused, naming the level-2 product to use instead.
 """

@@ -1,4 +1,4 @@
-"""Pair EUV images with magnetograms by observation time, read from the FITS headers.
+"""Pair EUV images with magnetograms by observation time, read from the FITS headers::
 
     report = pair_by_time(["aia304/"], ["hmi/"], tolerance_s=300)
     print(report.summary())

@@ -1,11 +1,12 @@
 """The ``solarmaggan`` command line.
 
-Subcommands:
+Subcommands::
+
     summary   build the seed's networks and print their layer tables and parameter counts
-    info      describe an HDF5 pair file (as ``python -m data_prep info``)
-    toysun    write a synthetic toy-Sun pair file (as ``python -m data_prep toysun``);
-              ``toysun campaign OUT``: instrument FITS files of the toy Sun and the truth
-    prep      FITS files -> aligned, normalised HDF5 pairs (as ``python -m data_prep prep``)
+    info      describe an HDF5 pair file (as python -m data_prep info)
+    toysun    write a synthetic toy-Sun pair file (as python -m data_prep toysun);
+              toysun campaign OUT: instrument FITS files of the toy Sun and the truth
+    prep      FITS files -> aligned, normalised HDF5 pairs (as python -m data_prep prep)
     train     train (or resume) a model on an HDF5 pair file, with a preset
     evaluate  the field's metrics of a trained model on an HDF5 split, or of generated
               magnetogram FITS files against true ones (--generated, --truth); report, figures
@@ -184,7 +185,7 @@ def sample_count(text: str) -> int:
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """``--samples``, ``--dropout`` and ``--seed``: per-pixel uncertainty from samples
-    (Monte Carlo dropout and/or an ensemble of ``--model``s; solarmaggan.sampling)."""
+    (Monte Carlo dropout and/or an ensemble of the ``--model`` runs; solarmaggan.sampling)."""
     parser.add_argument("--samples", type=sample_count, default=None, metavar="N",
                         help="draw N magnetograms an input (dropout active, and/or one "
                              "--model after another) and report their spread")
@@ -278,9 +279,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                              "model's data.disk_rsun, 0.95 in every preset; FITS mode 0.95)")
     parser.add_argument("--bin-factor", type=int, default=8, help="binning for binned metrics")
     parser.add_argument("--active-threshold", type=float, default=50.0, dest="active_threshold_gauss",
-                        help="|B| of binned active-region pixels, G")
+                        help="active regions: binned pixels whose unsigned field is at least this, G")
     parser.add_argument("--flux-threshold", type=float, default=10.0, dest="flux_threshold_gauss",
-                        help="|B| counted in fluxes, G (as the original)")
+                        help="fluxes count pixels whose unsigned field exceeds this, G (as the original)")
     parser.add_argument("--deproject", action="store_true", help="fluxes de-projected by 1/mu")
     parser.add_argument("--tensorboard", action="store_true", help="also write OUT/logs")
     add_sampling_arguments(parser)

@@ -5,7 +5,7 @@ Gauss with the file's recorded normalisation and compared with
 :func:`solarmaggan.metrics.compare_magnetograms` (pixel CC on the disk, raw and binned; RMSE
 and MAE in Gauss; SSIM; active / quiet region CC and RMSE; total unsigned and net flux in
 Maxwell with the pixel area from each sample's header: CDELT1 and DSUN_OBS). Output in
-``out``:
+``out``::
 
     report.json          settings (the disk among them), per-image metrics (with
                          observation times), aggregate
@@ -222,7 +222,7 @@ def _fit_scale(draw: Callable, data_path: str | os.PathLike, disk_pixels: np.nda
 def flux_interval_scores(drawn: np.ndarray, true_gauss: np.ndarray, scale: float,
                          area_cm2: float, disk_pixels: np.ndarray,
                          metric_options: dict[str, Any]) -> dict[str, Any]:
-    """The unsigned flux (Mx, |B| above the flux threshold, on the disk) of the samples
+    """The unsigned flux (Mx, ``|B|`` above the flux threshold, on the disk) of the samples
     ``drawn`` (N, H, W) G spread by ``scale``: median and 68 % range, and whether the
     truth's lies in it. Shared with the FITS mode."""
     threshold = float(metric_options.get("flux_threshold_gauss", FLUX_THRESHOLD_GAUSS))

@@ -13,19 +13,19 @@ Layout of an export folder (default ``saved_models/<run name>/``)::
 SavedModel signatures (both take ``euv``: float32 (batch, H, W, C) in [-1, 1], the output
 of the run's preparation and EUV normalisation, :func:`data_prep.prep.input_image`; for a
 model with the latitude channel the last of the C channels is the latitude plane of the
-image's observer, which the client computes from the header, as the manifest says):
+image's observer, which the client computes from the header, as the manifest says)::
 
-    ``serving_default``      -> ``magnetogram``: float32 (batch, H, W, 1) in [-1, 1]
-    ``magnetogram_gauss``    -> ``magnetogram_gauss``: the same in Gauss, clipped to the
-                                recorded clip limits (as ``solarmaggan generate`` writes)
-    ``magnetogram_samples``  (models with dropout; N = ``samples``, 10 by default) ->
-                                ``samples_gauss`` (N, batch, H, W, 1), ``mean_gauss`` and
-                                ``sigma_gauss`` (batch, H, W, 1): N passes with dropout
+    serving_default      -> magnetogram: float32 (batch, H, W, 1) in [-1, 1]
+    magnetogram_gauss    -> magnetogram_gauss: the same in Gauss, clipped to the
+                                recorded clip limits (as solarmaggan generate writes)
+    magnetogram_samples  (models with dropout; N = samples, 10 by default) ->
+                                samples_gauss (N, batch, H, W, 1), mean_gauss and
+                                sigma_gauss (batch, H, W, 1): N passes with dropout
                                 active (Monte Carlo dropout), each in Gauss as above, their
                                 mean and standard deviation; the deviations from the mean
                                 and sigma are multiplied by the calibration scale stored
-                                with the model (``evaluate --samples``; 1 if none), as
-                                ``generate --samples`` does
+                                with the model (evaluate --samples; 1 if none), as
+                                generate --samples does
 
 The generator alone is rebuilt in float32 from the configuration and the trained weights
 are copied in, so a model trained in mixed precision exports in float32 (and converts to

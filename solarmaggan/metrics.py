@@ -41,7 +41,7 @@ from data_prep.presets.schema import CC_KINDS
 CC_EPSILON = 1e-8
 
 
-#: |B| above which a pixel counts in the fluxes, G (the original code's 10 G)
+#: ``|B|`` above which a pixel counts in the fluxes, G (the original code's 10 G)
 FLUX_THRESHOLD_GAUSS = 10.0
 
 def _float(values):
@@ -262,7 +262,7 @@ def magnetic_flux(
         gauss: (n, n) LOS magnetogram, Gauss, on the standard frame.
         radius_px: solar radius in pixels.
         pixel_area_cm2: area of one pixel at disk centre, cm^2 (:func:`pixel_area_cm2`).
-        threshold_gauss: weakest |B| counted, Gauss.
+        threshold_gauss: weakest ``|B|`` counted, Gauss.
         disk_fraction: radius of the counted region as a fraction of ``radius_px``.
         deproject: multiply each pixel's flux by 1 / max(mu, 0.1).
 

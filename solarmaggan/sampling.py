@@ -2,14 +2,14 @@
 
 The seed's U-Net carries dropout (rate 0.5) in its first decoder blocks, and the original
 code kept it active at test time, so repeated passes differ. Here a sample is one pass of
-one generator over the input:
+one generator over the input::
 
-    ``mc_dropout``            one model, dropout active at inference: N passes, N masks;
-    ``ensemble``              M models (independent training runs, e.g. seeds), dropout
+    mc_dropout            one model, dropout active at inference: N passes, N masks;
+    ensemble              M models (independent training runs, e.g. seeds), dropout
                               off: their deterministic outputs, each N / M times (N
                               must be a multiple of M);
-    ``ensemble+mc_dropout``   M models, dropout active: sample i from model i mod M;
-    ``deterministic``         one model, dropout off: N identical samples, zero spread
+    ensemble+mc_dropout   M models, dropout active: sample i from model i mod M;
+    deterministic         one model, dropout off: N identical samples, zero spread
                               (a control: the uncertainty is exactly 0).
 
 Batch normalisation keeps each model's inference setting (moving statistics, or per-image

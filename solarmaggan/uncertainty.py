@@ -252,10 +252,10 @@ def spread_skill(truth, mean, sigma, mask: np.ndarray | None = None,
 def crps_map(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per-pixel CRPS of the ensemble (its empirical distribution) against the truth.
 
-    CRPS = E|X - y| - 0.5 E|X - X'|, both expectations over the N samples (the second over
+    ``CRPS = E|X - y| - 0.5 E|X - X'|``, both expectations over the N samples (the second over
     all N^2 ordered pairs, i = j included): the exact CRPS of the empirical CDF, equal to
-    |x - y| for N = 1. The pair term uses the sorted samples x_(1) <= ... <= x_(N):
-    0.5 E|X - X'| = sum_i (2 i - N - 1) x_(i) / N^2, O(N log N) time and O(N) memory a
+    ``|x - y|`` for N = 1. The pair term uses the sorted samples x_(1) <= ... <= x_(N):
+    ``0.5 E|X - X'| = sum_i (2 i - N - 1) x_(i) / N^2``, O(N log N) time and O(N) memory a
     pixel. Computed in float64, ``CRPS_CHUNK_ELEMENTS`` values at a time (under 100 MiB
     of temporaries whatever the image size).
 
@@ -311,7 +311,7 @@ def fit_scale(truth, mean, sigma, mask: np.ndarray | None = None,
     """The factor s by which to multiply sigma (and the samples' spread) so that the
     +-1 s sigma interval covers ``target`` of the pixels.
 
-    s is the ``target`` quantile (numpy's linear interpolation) of |truth - mean| / sigma
+    s is the ``target`` quantile (numpy's linear interpolation) of ``|truth - mean|`` / sigma
     over the counted pixels with sigma > 0. It is fitted once on the validation split
     (pass lists of its truths, means and sigmas: their pixels are pooled) and applied to
     the samples in ``generate`` (:func:`apply_scale`); a test split is then scored with

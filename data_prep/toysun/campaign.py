@@ -5,23 +5,23 @@ evaluation.
 ``solarmaggan toysun campaign OUT`` (:func:`run_campaign`) writes, for every time of the
 campaign (``start`` + k ``cadence_hours``, k = 0 .. within ``days``):
 
-=========================================  ====================================================
-``OUT/sdo/aia/*.fits``                     AIA level 1 (DN) of each channel, Earth's view
-``OUT/sdo/hmi/*.fits``                     HMI line-of-sight magnetogram as JSOC exports it
-``OUT/<observer>/euvi/*.fts``              EUVI level 0 of each channel (304, 195, 171), for
-                                           every STEREO-like observer, every
-                                           ``far_side_every``-th time
-``OUT/<observer>/fsi/*.fits``              EUI/FSI level 2 (DN/s) for a Solar Orbiter
-                                           observer, every ``far_side_every``-th time:
-                                           ``solo_L2_eui-fsi304-image_<start>_V01.fits`` (304
-                                           for the 304 channel, 174 for 171; FSI has no
-                                           193/195)
-``OUT/truth/<observer>/magnetogram/*.fits``  the line-of-sight field that observer would
-                                           measure (no noise; its EUVI file's WCS, or for
-                                           Solar Orbiter SO/PHI-FDT's: 2 deg, the Sun centred)
-``OUT/truth/carrington/*.fits``            the whole-Sun radial field, Carrington CEA map
-``OUT/campaign.json``                      the settings, the observers, the files
-=========================================  ====================================================
+=============================================  ====================================================
+``OUT/sdo/aia/*.fits``                         AIA level 1 (DN) of each channel, Earth's view
+``OUT/sdo/hmi/*.fits``                         HMI line-of-sight magnetogram as JSOC exports it
+``OUT/<observer>/euvi/*.fts``                  EUVI level 0 of each channel (304, 195, 171), for
+                                               every STEREO-like observer, every
+                                               ``far_side_every``-th time
+``OUT/<observer>/fsi/*.fits``                  EUI/FSI level 2 (DN/s) for a Solar Orbiter
+                                               observer, every ``far_side_every``-th time:
+                                               ``solo_L2_eui-fsi304-image_<start>_V01.fits`` (304
+                                               for the 304 channel, 174 for 171; FSI has no
+                                               193/195)
+``OUT/truth/<observer>/magnetogram/*.fits``    the line-of-sight field that observer would
+                                               measure (no noise; its EUVI file's WCS, or for
+                                               Solar Orbiter SO/PHI-FDT's: 2 deg, the Sun centred)
+``OUT/truth/carrington/*.fits``                the whole-Sun radial field, Carrington CEA map
+``OUT/campaign.json``                          the settings, the observers, the files
+=============================================  ====================================================
 
 Observers: ``earth`` (SDO: AIA and HMI), ``stereo-a``, ``stereo-b`` (EUVI; positions from
 the built-in table, :mod:`data_prep.toysun.observers`), explicit ``[NAME=]LON,LAT,AU``,

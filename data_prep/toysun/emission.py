@@ -7,7 +7,7 @@ and the radial field at its pixels, these functions make:
 EUV 304 A (DN/s), the chromosphere and transition region:
     * quiet Sun ~100 DN/s (on-disk median near 100, as after AISFM's median scaling) with
       limb brightening ``1 + 0.5 (1 - mu)^2`` and a weak chromospheric mottle;
-    * brightening that grows, saturating, with the true |B_r| smoothed over 0.7 deg
+    * brightening that grows, saturating, with the true ``|B_r|`` smoothed over 0.7 deg
       (the canopy): network ~1.35x the cell interiors, plage up to 10x
       (:func:`plage_brightening`);
     * dark filaments; a bright limb (spicules, 0.015 R_sun) and a faint corona above it;
@@ -185,8 +185,8 @@ def open_field_fraction(radial_gauss: np.ndarray, px_per_deg: float) -> np.ndarr
 
 
 def plage_brightening(field_gauss: np.ndarray) -> np.ndarray:
-    """EUV brightening factor for a smoothed |B| (G): 1 + 13 s / (1 + s) with
-    s = (|B| / 600 G)^0.7; 1.3 for 3 G (network), 1.7 for 10 G, 3.9 at 100 G, 7.1 at
+    """EUV brightening factor for a smoothed ``|B|`` (G): 1 + 13 s / (1 + s) with
+    s = (``|B|`` / 600 G)^0.7; 1.3 for 3 G (network), 1.7 for 10 G, 3.9 at 100 G, 7.1 at
     500 G, 10 at 2000 G, -> 14. It multiplies the cell-interior intensity (77 DN/s at disk
     centre)."""
     s = (np.asarray(field_gauss) / PLAGE_HALF_GAUSS) ** PLAGE_EXPONENT

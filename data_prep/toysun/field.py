@@ -4,7 +4,7 @@ The field is a sum of Gaussian flux concentrations on the sphere (each a latitud
 longitude, sigma and signed peak field) plus the polar caps:
 
 * bipolar active regions (:class:`ActiveRegion`) in the activity belts (5-35 deg), with
-  Joy's law (tilt 0.5 |latitude|, the leading spot nearer the equator) and Hale's law (the
+  Joy's law (tilt 0.5 ``|latitude|``, the leading spot nearer the equator) and Hale's law (the
   leading polarity ``north_leading_polarity`` in the north, the opposite in the south),
   peak fields 300-3000 G, each flux balanced;
 * coronal holes (:class:`CoronalHole`): unipolar patches of weak field (4-10 G);
@@ -236,7 +236,7 @@ class Filament:
 
 
 def joy_tilt_deg(latitude_deg: float) -> float:
-    """Mean Joy's-law tilt (deg) of a bipole at ``latitude_deg``: 0.5 |latitude|."""
+    """Mean Joy's-law tilt (deg) of a bipole at ``latitude_deg``: 0.5 ``|latitude|``."""
     return JOY_COEFFICIENT * abs(float(latitude_deg))
 
 
@@ -247,9 +247,9 @@ def random_active_region(
     latitude_deg: float | None = None,
     longitude_deg: float | None = None,
 ) -> ActiveRegion:
-    """Draw one bipole: |latitude| ~ N(17, 7) deg clipped to the 5-35 deg belts (random
+    """Draw one bipole: ``|latitude|`` ~ N(17, 7) deg clipped to the 5-35 deg belts (random
     hemisphere), longitude uniform in +-70 deg unless given, peak field log-uniform in
-    300-3000 G, separation 4-12 deg growing with the peak, Joy tilt 0.5 |lat| times a
+    300-3000 G, separation 4-12 deg growing with the peak, Joy tilt 0.5 ``|lat|`` times a
     log-normal factor (sigma 0.3), leading polarity from Hale's law."""
     low, high = ACTIVE_LATITUDES_DEG
     if latitude_deg is None:

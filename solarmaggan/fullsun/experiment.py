@@ -24,7 +24,7 @@ frame, its defaults otherwise). Each map is scored against (a):
 and, after PFSS (:mod:`solarmaggan.fullsun.pfss`, the same rss, nr and seed grid for all):
 
 * ``open_jaccard``: Jaccard index of the open footpoints against the truth's, polarity
-  aware: |same-sign open in both| / |open in either|;
+  aware: ``|same-sign open in both|`` / ``|open in either|``;
 * ``source_surface_cc``: Pearson CC of the source-surface B_r with the truth's;
 * ``hcs_distance_deg``: mean angular distance between the current sheets, symmetric (each
   point of one sheet to the nearest point of the other, both ways, averaged).

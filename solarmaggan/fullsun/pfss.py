@@ -18,7 +18,7 @@ of B_r at its photospheric foot (+1 or -1); one whose both ends return to the ph
 is closed (0). The open pixels are the model's coronal holes.
 
 Open flux: the unsigned flux through the source surface,
-rss^2 R_sun^2 x sum |B_r(rss)| dOmega, in Mx (every open field line crosses the source
+rss^2 R_sun^2 x sum ``|B_r(rss)|`` dOmega, in Mx (every open field line crosses the source
 surface once, so this is the flux of all open field); it is at most the unsigned
 photospheric flux.
 
@@ -323,7 +323,7 @@ def current_sheet(output) -> np.ndarray:
 
 
 def open_flux_mx(ss_map, rss: float, gauss: float = 1.0) -> float:
-    """The open flux (Mx): the unsigned flux through the source surface, sum |B_r(rss)| x
+    """The open flux (Mx): the unsigned flux through the source surface, sum ``|B_r(rss)|`` x
     pixel area at rss, of the source-surface map ``ss_map`` (the input's CEA pixels on the
     sphere of radius ``rss`` R_sun; its data times ``gauss`` in G)."""
     ss_br = np.asarray(ss_map.data, dtype=np.float64) * gauss
@@ -890,12 +890,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                     "Stonyhurst, G): a synchronic map, hmi.Synoptic_Mr, GONG")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--rss", type=float, default=DEFAULT_RSS,
-                        help=f"source-surface radius, R_sun (default {DEFAULT_RSS})")
+                        help="source-surface radius, R_sun")
     parser.add_argument("--nr", type=int, default=DEFAULT_NR,
-                        help=f"radial cells of the PFSS grid (default {DEFAULT_NR})")
+                        help="radial cells of the PFSS grid")
     parser.add_argument("--seeds", type=int, nargs=2, metavar=("NLON", "NLAT"),
                         default=list(DEFAULT_SEEDS),
-                        help="open/closed seed grid, even integers (default %(default)s)")
+                        help="open/closed seed grid, even integers")
     parser.add_argument("--samples", nargs="?", const=ALL_SAMPLES, default=None, type=sample_count,
                         metavar="N", help="also solve the first N maps of the map's SAMPLES layer "
                         "(all without N): open_probability.fits, hcs_spread.csv")

@@ -799,11 +799,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time", help="map time (ISO, UTC); default: the latest input's")
     parser.add_argument("--frame", choices=FULL_SUN_FRAMES, default="carrington")
     parser.add_argument("--shape", nargs=2, type=int, default=(180, 360), metavar=("NLAT", "NLON"),
-                        help="latitude and longitude pixels, even (default 180 360)")
+                        help="latitude and longitude pixels, even")
     parser.add_argument("--mu-min", type=float, default=0.1,
-                        help="use inputs where mu >= this (default 0.1)")
+                        help="use inputs where mu >= this")
     parser.add_argument("--weight-power", type=float, default=2.0,
-                        help="blend with weights mu**K (default 2: inverse variance)")
+                        help="blend with weights mu**K (2: inverse variance)")
     parser.add_argument("--balance", action="store_true", help="subtract the mean (zero net flux)")
     parser.add_argument("--blend-generated", action="store_true",
                         help="blend generated with observed data (default: observed win)")
