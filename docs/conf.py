@@ -104,4 +104,6 @@ html_theme_options = {
     "header_links_before_dropdown": 7,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
+    # the settings tables need the page's full width
+    "secondary_sidebar_items": {"**": ["page-toc", "sourcelink"], "reference/settings": []},
 }

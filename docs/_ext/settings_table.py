@@ -1,9 +1,10 @@
 """Sphinx directives that write the settings reference from the code, never by hand.
 
-``.. settings-table:: SECTION`` renders one table a configuration section: each setting of
+``.. settings-table:: SECTION`` renders a configuration section: each setting of
 :data:`data_prep.presets.schema.SCHEMA` with its type, what values it may take
 (:meth:`~data_prep.presets.schema.Setting.allowed`, the text the error messages use), its
-meaning, and its value in every shipped preset. ``.. presets-table::`` lists the presets
+meaning and its value in ``kim2019``, then the settings on which the other shipped presets
+differ. ``.. presets-table::`` lists the presets
 with their descriptions. Adding a setting to the schema or a preset file changes the page
 at the next build.
 """
@@ -57,25 +58,40 @@ class _TableDirective(Directive):
 
 
 class SettingsTable(_TableDirective):
-    """``.. settings-table:: data|model|training``"""
+    """``.. settings-table:: data|model|training``: the section's settings with their type,
+    allowed values, meaning and value in ``kim2019`` (the papers' preset, ``prep``'s
+    default), then a second table of the settings on which another preset differs."""
 
     required_arguments = 1
+    reference = "kim2019"
 
     def run(self):
         section = self.arguments[0]
         if section not in SCHEMA:
             raise self.error(f"unknown section {section!r}; known: {', '.join(SCHEMA)}")
-        names = preset_names()
-        presets = {name: load_preset(name) for name in names}
-        header = ["setting", "type", "allowed", "meaning", *names]
-        rows = []
+        presets = {name: load_preset(name).get(section, {}) for name in preset_names()}
+        others = [name for name in presets if name != self.reference]
+
+        def value(name: str, setting_name: str) -> str:
+            if setting_name not in presets[name]:
+                return "(missing)"
+            return preset_value(presets[name][setting_name])
+
+        rows, differing = [], []
         for setting_name, setting in SCHEMA[section].items():
-            values = [preset_value(presets[name][section][setting_name])
-                      if setting_name in presets[name].get(section, {}) else "(missing)"
-                      for name in names]
-            rows.append([f"``{section}.{setting_name}``", setting.kind, setting.allowed(),
-                         setting.meaning, *values])
-        return self.render(list_table(header, rows))
+            reference = value(self.reference, setting_name)
+            rows.append([f"``{setting_name}``", setting.kind, setting.allowed(), setting.meaning,
+                         reference])
+            values = [value(name, setting_name) for name in others]
+            if any(v != reference for v in values):
+                differing.append([f"``{setting_name}``", reference,
+                                  *[v if v != reference else "=" for v in values]])
+        lines = list_table(["setting", "type", "allowed", "meaning", self.reference], rows,
+                           widths="3 1 3 3 2")
+        lines += ["", f"Where the other presets differ from ``{self.reference}`` (= the same):",
+                  ""]
+        lines += list_table(["setting", self.reference, *others], differing)
+        return self.render(lines)
 
 
 class PresetsTable(_TableDirective):
