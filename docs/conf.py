@@ -96,7 +96,7 @@ sphinx_gallery_conf = {
 # and loads an analytics script from the internet, neither right for this site
 html_theme = "pydata_sphinx_theme"
 html_title = f"solarmaggan {version}"
-html_static_path = []
+html_static_path = ["_static"]
 html_show_sourcelink = True
 html_theme_options = {
     "navigation_with_keys": False,
