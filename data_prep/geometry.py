@@ -77,6 +77,26 @@ def full_sun_pixel_area_cm2(shape: tuple[int, int], rsun_m: float = RSUN_REF_M) 
     return 4.0 * math.pi * (float(rsun_m) * 100.0) ** 2 / (int(rows) * int(columns))
 
 
+def full_sun_longitudes_deg(header) -> np.ndarray:
+    """(columns,) longitudes (deg) of the pixel centres of a full-Sun CEA map, from its
+    header (CRVAL1, CRPIX1, CDELT1; FITS pixels count from 1)."""
+    columns = int(round(360.0 / abs(float(header["CDELT1"]))))
+    return float(header["CRVAL1"]) + (np.arange(columns) + 1.0 - float(header["CRPIX1"])) * float(
+        header["CDELT1"])
+
+
+def full_sun_latitudes_deg(rows: int) -> np.ndarray:
+    """(rows,) latitudes (deg) of the pixel centres of a full-Sun CEA map of ``rows`` rows,
+    south to north: rows equal in sine latitude, centres at sin(lat) = -1 + (i + 0.5) 2 / rows
+    (:func:`full_sun_header`)."""
+    return np.degrees(np.arcsin(-1.0 + (np.arange(int(rows)) + 0.5) * 2.0 / int(rows)))
+
+
+def longitude_distance_deg(a: Any, b: Any) -> np.ndarray:
+    """|a - b| of longitudes (deg) wrapped to [0, 180]."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
+
+
 #: The fraction of the solar radius within which every metric counts pixels (validation
 #: pixel CC and model selection, the CC loss, evaluation, figures): 0.95 R_sun, inside the
 #: 0.98 R_sun magnetogram mask, so the masked ring and the limb never count. A preset may
@@ -118,6 +138,28 @@ def radial_distance(image_size: int) -> np.ndarray:
     centre = (image_size - 1) / 2.0
     offsets = np.arange(image_size) - centre
     return np.hypot(offsets[:, None], offsets[None, :])
+
+
+#: Floor on mu = cos(heliocentric angle) when de-projecting fluxes (at most a 10x boost,
+#: reached at r = 0.995 R_sun).
+MU_FLOOR = 0.1
+
+def mu_map(image_size: int, radius_px: float) -> np.ndarray:
+    """mu = cos(heliocentric angle) = sqrt(1 - (r / R)^2) for each pixel of the frame.
+
+    Args:
+        image_size: frame side n, pixels (Sun centre at ((n - 1) / 2, (n - 1) / 2)).
+        radius_px: solar radius R in pixels.
+
+    Returns:
+        (image_size, image_size) float64: 1 at disk centre, 0 on the limb, NaN for pixel
+        centres off the disk (r > R, as :func:`data_prep.geometry.disk_mask`).
+    """
+    disk = disk_mask(image_size, radius_px)
+    mu = np.full((image_size, image_size), np.nan)
+    rho = radial_distance(image_size)[disk] / float(radius_px)
+    mu[disk] = np.sqrt(np.clip(1.0 - rho * rho, 0.0, 1.0))
+    return mu
 
 
 def block_mean(data: np.ndarray, factor: int) -> np.ndarray:

@@ -302,7 +302,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("several --model (an ensemble) need --samples")
     check_pair_file(args.data)
     load_tensorflow()
-    from solarmaggan.evaluate import evaluate, summary_table, uncertainty_table
+    from solarmaggan.evaluate import evaluate, large_scale_table, summary_table, uncertainty_table
 
     report = evaluate(
         models, args.data, args.out, split=args.split, batch_size=args.batch_size,
@@ -313,6 +313,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         samples=args.samples, dropout=args.dropout, seed=args.seed,
     )
     print(summary_table(report))
+    print(large_scale_table(report))
     if "uncertainty" in report:
         print(uncertainty_table(report))
     print(f"report: {args.out}/report.json; figures: {', '.join(report['figures'])}")
@@ -334,7 +335,7 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
                          "mode reads the samples generate --samples --keep-samples wrote")
     read_inputs(args.generated, args.truth)
     load_tensorflow()
-    from solarmaggan.evaluate import group_table, summary_table, uncertainty_table
+    from solarmaggan.evaluate import group_table, large_scale_table, summary_table, uncertainty_table
     from solarmaggan.evaluate_fits import evaluate_fits
 
     report = evaluate_fits(
@@ -345,6 +346,7 @@ def run_evaluate_fits(args: argparse.Namespace) -> int:
         flux_threshold_gauss=args.flux_threshold_gauss, deproject=args.deproject,
     )
     print(summary_table(report))
+    print(large_scale_table(report))
     print(group_table(report))
     if "uncertainty" in report:
         print(uncertainty_table(report))

@@ -100,7 +100,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     from data_prep.prep import PrepSettings, build_pair_file, summary_text
     from data_prep.toysun.campaign import CampaignSettings, run_campaign
     from solarmaggan.config import resolve_config
-    from solarmaggan.evaluate import evaluate, group_table, summary_table, uncertainty_table
+    from solarmaggan.evaluate import (evaluate, group_table, large_scale_table, summary_table,
+                                      uncertainty_table)
     from solarmaggan.evaluate_fits import evaluate_fits
     from solarmaggan.export import export
     from solarmaggan.fullsun.experiment import ExperimentSettings, comparison_table, run_experiment
@@ -149,6 +150,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     report = evaluate(out / "run", pairs, out / "evaluation", split="test", progress=progress,
                       samples=SAMPLES, seed=seed)
     print(summary_table(report))
+    print(large_scale_table(report))
     print(uncertainty_table(report))
     scores = report["aggregate"]
     summary["pixel_cc"] = scores["pixel_cc_mean"]
@@ -159,6 +161,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
         "ssim": scores["ssim_mean"], "rmse_gauss": scores["rmse_gauss_mean"],
         "flux_cc": scores.get("flux_cc"), "uncertainty": report["uncertainty"]["summary"],
         "uncertainty_scale": report["uncertainty"]["scale"],
+        "large_scale": report["large_scale"]["bands"],
         "seconds": round(time.monotonic() - start, 1)}
 
     start = _stage("generate: far-side magnetograms from STEREO EUVI and Solar Orbiter EUI/FSI "
@@ -177,6 +180,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     far_report = evaluate_fits(out / "far_side_magnetograms", campaign / "truth",
                                out / "far_side_evaluation", progress=progress, samples=SAMPLES)
     print(summary_table(far_report))
+    print(large_scale_table(far_report))
     print(uncertainty_table(far_report))
     print(group_table(far_report))
     far_scores = far_report["aggregate"]
@@ -186,6 +190,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     summary["far_side_pixel_cc_by_distance"] = {
         name: scores["pixel_cc_mean"] for name, scores in far_report["by_distance"].items()}
     summary["far_side_coverage_1sigma"] = far_scores["coverage_1sigma"]
+    summary["far_side_band_bias_gauss"] = {row["band"]: row["bias_gauss"]
+                                           for row in far_report["large_scale"]["bands"]}
     summary["stages"]["far_side"] = {
         "report": str(out / "far_side_evaluation" / "report.json"),
         "pairs": len(far_report["per_image"]), "unmatched": len(far_report["unmatched"]),
@@ -193,6 +199,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
         "pixel_cc_binned": far_scores["pixel_cc_binned_mean"],
         "rmse_gauss": far_scores["rmse_gauss_mean"], "flux_cc": far_scores.get("flux_cc"),
         "uncertainty": far_report["uncertainty"]["summary"],
+        "large_scale": far_report["large_scale"]["bands"],
         "seconds": round(time.monotonic() - start, 1)}
 
     start = _stage("corona: synchronic maps and PFSS, AI far side against the truth", 7, total)
@@ -204,7 +211,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     print(comparison_table(corona))
     write_json_atomically(out / "corona.json", corona, default=str)
     summary["corona"] = {"times": corona["times"], "mean": corona["mean"],
-                         "gap_closed": corona["gap_closed"]}
+                         "gap_closed": corona["gap_closed"],
+                         "large_scale_targets": corona["large_scale_targets"]}
     example = corona["example_pfss"] or {}
     if "open_probability" in example:
         summary["corona"]["open_probability"] = {

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -37,12 +38,14 @@ from data_prep.atomic import write_json_atomically
 from data_prep.geometry import RSUN_REF_M, binned_disk_mask, block_mean, disk_mask
 from data_prep.pairs import PairFile
 from data_prep.progress import Progress
+from solarmaggan import largescale
 from solarmaggan.config import check_data, data_normalizations
 from solarmaggan.data import make_dataset
 from solarmaggan.metrics import (FLUX_THRESHOLD_GAUSS, aggregate, compare_magnetograms,
                                   pixel_area_cm2)
 from solarmaggan.model_files import as_model_list, load_models, write_calibration
-from solarmaggan.plotting import (colour_panel, examples_figure, flux_figure, scatter_figure,
+from solarmaggan.plotting import (band_profile_figure, colour_panel, examples_figure,
+                                  flux_figure, scatter_figure,
                                   spread_skill_figure)
 from solarmaggan.sampling import check_samples, draw_samples, sampling_method
 from solarmaggan.uncertainty import (apply_scale, calibration_report, fit_scale, flux_interval,
@@ -128,7 +131,7 @@ def evaluate(
             "scale": scale, "samples": samples, "seed": seed, "fitted_on": "val",
             "data": str(data_path), "models": [str(m) for m in models]})
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
-    records, shown = [], []
+    records, shown, profiles = [], [], []
     scatter: tuple[list, list] = ([], [])
 
     def scored_pairs():
@@ -142,6 +145,7 @@ def evaluate(
                 area = sample_pixel_area_cm2(headers[position])
                 scores = score_pair(true_gauss[row], generated_gauss[row], radius_px, area,
                                     scatter, disk=disk, bin_factor=bin_factor, limit=limit,
+                                    observer=headers[position], profiles=profiles,
                                     **metric_options)
                 if samples is not None and area is not None:
                     scores.update(flux_interval_scores(drawn[:, row], true_gauss[row], scale,
@@ -167,6 +171,7 @@ def evaluate(
                      "bin_factor": bin_factor,
                      "magnetogram_limit_gauss": limit, **metric_options},
         "aggregate": aggregate(records), "per_image": records,
+        "large_scale": large_scale_summary(records, profiles),
     }
     if samples is not None:
         report["uncertainty"] = uncertainty_summary(
@@ -268,18 +273,64 @@ def _binned_disk(image_size: int, radius_px: float, bin_factor: int) -> np.ndarr
 
 def score_pair(true_gauss: np.ndarray, generated_gauss: np.ndarray, radius_px: float,
                area_cm2: float | None, scatter: tuple[list, list], *, disk: float,
-               bin_factor: int, limit: float | None, **metric_options: Any) -> dict[str, float]:
+               bin_factor: int, limit: float | None, observer: dict[str, Any] | None = None,
+               profiles: list | None = None, **metric_options: Any) -> dict[str, float]:
     """The metrics of one pair (:func:`compare_magnetograms` on the disk ``disk`` R_sun,
     SSIM on the +-``limit`` G range) on the standard frame of radius ``radius_px``; appends
     the pair's binned disk pixels (observed, generated) to ``scatter`` for scatter.png.
-    Shared by the HDF5 and the FITS (:mod:`solarmaggan.evaluate_fits`) modes."""
+    With ``observer`` (a prepared frame's header, or one with ``hglt_obs`` and ``dsun_obs``
+    in metres), the large-scale figures too (:func:`solarmaggan.largescale.disk_large_scale`:
+    band means of B_LOS, net flux of each hemisphere), and each image's band profile
+    (true, generated; :data:`solarmaggan.largescale.PROFILE_EDGES_DEG`) appended to
+    ``profiles``. Shared by the HDF5 and the FITS (:mod:`solarmaggan.evaluate_fits`) modes."""
     scores = compare_magnetograms(true_gauss, generated_gauss, radius_px, area_cm2,
                                   disk_fraction=disk, bin_factor=bin_factor,
                                   ssim_range_gauss=limit, **metric_options)
     bins = _binned_disk(int(true_gauss.shape[0]), disk * float(radius_px), int(bin_factor))
     scatter[0].append(block_mean(true_gauss, bin_factor)[bins])
     scatter[1].append(block_mean(generated_gauss, bin_factor)[bins])
+    if observer is not None:
+        latitude = observer_latitude_deg(observer, int(true_gauss.shape[0]), radius_px, disk)
+        area = (None if area_cm2 is None
+                else largescale.disk_area_cm2(int(true_gauss.shape[0]), radius_px, area_cm2))
+        for prefix, image in (("true", true_gauss), ("generated", generated_gauss)):
+            scores.update(largescale.disk_large_scale(image, latitude, area, prefix))
+        if profiles is not None:
+            profiles.append([largescale.band_means(image, latitude, bands=largescale.profile_bins())
+                             for image in (true_gauss, generated_gauss)])
     return scores
+
+
+def observer_latitude_deg(header: dict[str, Any], image_size: int, radius_px: float,
+                          disk: float) -> np.ndarray:
+    """Each pixel's heliographic latitude (deg, NaN beyond ``disk`` R_sun) on the standard
+    frame, for the observer of a header (``hglt_obs``: B0, deg; ``dsun_obs``, m;
+    ``rsun_ref``, m, default the nominal radius)."""
+    lower = {key.lower(): value for key, value in header.items()}
+    distance_rsun = float(lower["dsun_obs"]) / float(lower.get("rsun_ref") or RSUN_REF_M)
+    return largescale.disk_latitude_deg(image_size, radius_px, float(lower["hglt_obs"]),
+                                        distance_rsun, disk)
+
+
+def large_scale_summary(records: list[dict[str, Any]], profiles: list) -> dict[str, Any]:
+    """``report["large_scale"]``: the band table (:func:`solarmaggan.largescale.band_table`),
+    the hemispheres' net flux (means over the images, Mx) and the mean band profile
+    (true, generated; G) of the images. Shared with the FITS mode."""
+    hemispheres = {}
+    for side in ("north", "south"):
+        for prefix in ("true", "generated"):
+            values = [r[f"net_flux_{side}_{prefix}_mx"] for r in records
+                      if f"net_flux_{side}_{prefix}_mx" in r]
+            hemispheres[f"{side}_{prefix}_mx"] = float(np.mean(values)) if values else math.nan
+    stacked = np.array(profiles, dtype=np.float64).reshape(-1, 2, len(largescale.profile_bins()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin without pixels is NaN
+        mean_profile = np.nanmean(stacked, axis=0)
+    return {"field": "B_LOS on the disk", "bands": largescale.band_table(records),
+            "hemisphere_net_flux": hemispheres,
+            "profile": {"edges_deg": list(largescale.PROFILE_EDGES_DEG),
+                        "true_gauss": mean_profile[0].tolist(),
+                        "generated_gauss": mean_profile[1].tolist()}}
 
 
 def write_report(out: Path, report: dict[str, Any], scatter: tuple[list, list],
@@ -293,6 +344,14 @@ def write_report(out: Path, report: dict[str, Any], scatter: tuple[list, list],
     report["figures"] = _write_figures(
         out, report["per_image"], (np.concatenate(scatter[0]), np.concatenate(scatter[1])),
         examples, limit, f"{factor}x{factor} binned, within {disk:g} R_sun", examples_writer)
+    if "large_scale" in report:
+        profile = report["large_scale"]["profile"]
+        band_profile_figure(out / "band_profile.png", profile["edges_deg"],
+                            {"truth": profile["true_gauss"],
+                             "generated": profile["generated_gauss"]},
+                            f"mean B_LOS by latitude, {len(report['per_image'])} images, "
+                            f"within {disk:g} R_sun", "mean B_LOS [G]")
+        report["figures"].append("band_profile.png")
     write_json_atomically(out / "report.json", _finite_or_null(report), allow_nan=False)
     return report
 
@@ -407,3 +466,28 @@ def uncertainty_table(report: dict[str, Any]) -> str:
                      + " |" * (len(parts) - 1))
     return "\n".join(lines)
 
+
+
+def large_scale_table(report: dict[str, Any]) -> str:
+    """The band means (``report["large_scale"]``) as a Markdown table: generated, truth,
+    their difference and the mean absolute difference per image, in Gauss; then the
+    hemispheres' mean net flux."""
+    part = report["large_scale"]
+    lines = ["| latitude | images | generated [G] | truth [G] | bias [G] | mean abs difference [G] |",
+             "|---|---:|---:|---:|---:|---:|"]
+
+    def number(value: Any, form: str = "{:+.2f}") -> str:
+        return form.format(value) if isinstance(value, float) and math.isfinite(value) else "n/a"
+
+    for row in part["bands"]:
+        low, high = row["latitude_deg"]
+        lines.append(f"| {low:+.0f} to {high:+.0f} | {row['images']} | {number(row['generated_gauss'])} "
+                     f"| {number(row['true_gauss'])} | {number(row['bias_gauss'])} "
+                     f"| {number(row['mean_abs_difference_gauss'], '{:.2f}')} |")
+    flux = part["hemisphere_net_flux"]
+    if all(isinstance(v, float) and math.isfinite(v) for v in flux.values()):
+        lines += ["", "Net flux (mean over the images, 1e21 Mx): north generated "
+                      f"{flux['north_generated_mx'] / 1e21:+.2f}, truth {flux['north_true_mx'] / 1e21:+.2f}; "
+                      f"south generated {flux['south_generated_mx'] / 1e21:+.2f}, truth "
+                      f"{flux['south_true_mx'] / 1e21:+.2f}"]
+    return "\n".join(lines)

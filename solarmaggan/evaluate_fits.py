@@ -442,8 +442,8 @@ def evaluate_fits(
         raise ValueError(f"no generated magnetogram matched a truth file ({len(generated)} "
                          f"generated, {len(truths)} true magnetograms in {truth_dir}){example}")
     from solarmaggan.evaluate import (_write_tensorboard, flux_interval_scores,
-                                      sample_pixel_area_cm2, score_pair, uncertainty_summary,
-                                      write_report)
+                                      large_scale_summary, sample_pixel_area_cm2, score_pair,
+                                      uncertainty_summary, write_report)
     from solarmaggan.metrics import aggregate
     from solarmaggan.plotting import examples_figure
 
@@ -454,7 +454,7 @@ def evaluate_fits(
     clip_limits = [_clip_range(item.header) for item, _, _ in pairs]
     limits = [high for _, high in filter(None, clip_limits)]
     bar = Progress(len(pairs), "evaluate against the truth", unit="pairs", enabled=progress)
-    records, shown, true_maxima = [], [], []
+    records, shown, true_maxima, profiles = [], [], [], []
     sampled: list[tuple[np.ndarray, np.ndarray]] = []  # (truth, samples) on the disk
     scatter: tuple[list, list] = ([], [])
     for (item, truth, offset), clip in zip(pairs, clip_limits):
@@ -482,7 +482,7 @@ def evaluate_fits(
         scores = score_pair(true_gauss, generated_gauss, radius_px,
                             sample_pixel_area_cm2(generated_map.meta), scatter, disk=disk,
                             bin_factor=bin_factor, limit=clip[1] if clip else None,
-                            **metric_options)
+                            observer=item.header, profiles=profiles, **metric_options)
         if samples is not None:
             drawn = file_samples(item.path, samples, size)
             area = sample_pixel_area_cm2(generated_map.meta)
@@ -521,6 +521,7 @@ def evaluate_fits(
             **metric_options,
         },
         "aggregate": aggregate(records), "per_image": records,
+        "large_scale": large_scale_summary(records, profiles),
         "by_observer": group_scores(records, observer_group),
         "by_distance": group_scores(records, lambda r: distance_bin(r["observer"]["dsun_au"])),
         "unmatched": unmatched,

@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 from keras import backend, ops
 
-from data_prep.geometry import (
+from data_prep.geometry import (  # noqa: F401  (mu_map, MU_FLOOR: re-exported)
     DISK_RSUN,
+    MU_FLOOR,
     RSUN_REF_M,
+    mu_map,
     binned_disk_mask,
     block_mean,
     disk_mask,
@@ -147,10 +149,6 @@ def structural_similarity(target, generated, low: float = -1.0, high: float = 1.
 # Physical-unit evaluation metrics (NumPy in, Python floats out)
 # --------------------------------------------------------------------------------------
 
-#: Floor on mu = cos(heliocentric angle) when de-projecting fluxes (at most a 10x boost,
-#: reached at r = 0.995 R_sun).
-MU_FLOOR = 0.1
-
 #: Fewest binned pixels for which a class correlation (cc_active, cc_quiet) is reported;
 #: two points always correlate perfectly.
 MIN_CLASS_PIXELS = 3
@@ -207,24 +205,6 @@ def pixel_area_cm2(scale_arcsec: float, dsun_m: float, rsun_m: float = RSUN_REF_
         raise ValueError(f"need dsun_m > rsun_m >= 0, got dsun_m={dsun_m}, rsun_m={rsun_m}")
     side_cm = scale_arcsec * _ARCSEC_TO_RAD * (dsun_m - rsun_m) * 100.0
     return side_cm * side_cm
-
-
-def mu_map(image_size: int, radius_px: float) -> np.ndarray:
-    """mu = cos(heliocentric angle) = sqrt(1 - (r / R)^2) for each pixel of the frame.
-
-    Args:
-        image_size: frame side n, pixels (Sun centre at ((n - 1) / 2, (n - 1) / 2)).
-        radius_px: solar radius R in pixels.
-
-    Returns:
-        (image_size, image_size) float64: 1 at disk centre, 0 on the limb, NaN for pixel
-        centres off the disk (r > R, as :func:`data_prep.geometry.disk_mask`).
-    """
-    disk = disk_mask(image_size, radius_px)
-    mu = np.full((image_size, image_size), np.nan)
-    rho = radial_distance(image_size)[disk] / float(radius_px)
-    mu[disk] = np.sqrt(np.clip(1.0 - rho * rho, 0.0, 1.0))
-    return mu
 
 
 def _square_image(image: np.ndarray, name: str) -> np.ndarray:

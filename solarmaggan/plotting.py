@@ -200,3 +200,32 @@ def spread_skill_figure(path: str | os.PathLike, results, title: str = "") -> No
         axes.set_title(title, fontsize=9)
     axes.legend(fontsize=8)
     _save(figure, path)
+
+
+def band_profile_figure(path: str | os.PathLike, edges_deg: Sequence[float],
+                        profiles: dict[str, Sequence[float]], title: str = "",
+                        ylabel: str = "mean field [G]") -> None:
+    """PNG: the mean field in latitude bins (one step curve a map or image set, e.g. truth
+    and generated), latitude on the horizontal axis, Gauss on the vertical, a zero line.
+
+    Args:
+        edges_deg: the bins' edges, deg, south to north (len = bins + 1).
+        profiles: ``{label: (bins,) mean field in G}``, NaN where a bin had no pixel.
+    """
+    from matplotlib.figure import Figure
+
+    edges = np.asarray(edges_deg, dtype=np.float64)
+    figure = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    axes.axhline(0.0, color="0.6", lw=0.8)
+    for label, values in profiles.items():
+        values = np.asarray(values, dtype=np.float64)
+        axes.stairs(np.where(np.isfinite(values), values, np.nan), edges, label=label, lw=1.6)
+    axes.set_xlim(edges[0], edges[-1])
+    axes.set_xticks(edges[::3])
+    axes.set_xlabel("heliographic latitude [deg]")
+    axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=8)
+    _save(figure, path)

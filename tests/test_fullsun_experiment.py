@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
-from data_prep.geometry import full_sun_header
+from data_prep.geometry import full_sun_header, full_sun_longitudes_deg, longitude_distance_deg
 from solarmaggan.fullsun import experiment
 
 TIME = Time("2011-09-10T12:00:00")
@@ -40,10 +40,10 @@ def test_far_hemisphere_is_centred_opposite_the_sub_earth_longitude():
     header = full_sun_header(TIME, shape)
     far = experiment.far_hemisphere(header, TIME)
     assert far.shape == shape and far.mean() == pytest.approx(0.5, abs=1 / 60)
-    longitudes = experiment._grid_longitudes_deg(header)
+    longitudes = full_sun_longitudes_deg(header)
     sub_earth = sun.L0(TIME).deg
-    assert not far[:, np.argmin(experiment._longitude_distance_deg(longitudes, sub_earth))].any()
-    assert far[:, np.argmin(experiment._longitude_distance_deg(longitudes, sub_earth + 180))].all()
+    assert not far[:, np.argmin(longitude_distance_deg(longitudes, sub_earth))].any()
+    assert far[:, np.argmin(longitude_distance_deg(longitudes, sub_earth + 180))].all()
 
 
 def test_gap_closed_is_the_share_of_the_gap_between_synoptic_and_true_far_side():

@@ -42,14 +42,18 @@ import math
 import os
 import tempfile
 import time as clock
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from data_prep.fitsio import observation_time, read_header
-from data_prep.geometry import block_mean, full_sun_header, full_sun_pixel_area_cm2
+from data_prep.geometry import (block_mean, full_sun_header, full_sun_longitudes_deg,
+                                full_sun_pixel_area_cm2, longitude_distance_deg)
 from data_prep.progress import Progress
+from solarmaggan import largescale
+from solarmaggan.plotting import band_profile_figure
 
 #: The maps of the experiment, in order (see the module docstring).
 MAP_NAMES = ("truth", "synoptic", "ai", "true_far")
@@ -127,18 +131,6 @@ def campaign_times(campaign: str | os.PathLike, generated: str | os.PathLike) ->
     return chosen
 
 
-def _longitude_distance_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b| wrapped to [0, 180] deg."""
-    return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
-
-
-def _grid_longitudes_deg(header) -> np.ndarray:
-    """(columns,) Carrington longitudes (deg) of the pixel centres of a full-Sun CEA map."""
-    columns = int(round(360.0 / abs(float(header["CDELT1"]))))
-    return float(header["CRVAL1"]) + (np.arange(columns) + 1.0 - float(header["CRPIX1"])) * float(
-        header["CDELT1"])
-
-
 def synoptic_fill(hmi_files: Sequence[Path], when, shape: tuple[int, int]) -> tuple[np.ndarray, Any]:
     """A synoptic B_r map (G, ``shape``) at ``when`` from ``hmi_files`` (an earlier rotation):
     each longitude column from the file whose sub-observer Carrington longitude is nearest to
@@ -149,13 +141,13 @@ def synoptic_fill(hmi_files: Sequence[Path], when, shape: tuple[int, int]) -> tu
     from solarmaggan.fullsun.synchronic import SynchronicSettings, build_synchronic
 
     header = full_sun_header(when, shape, frame="carrington")
-    longitudes = _grid_longitudes_deg(header)
+    longitudes = full_sun_longitudes_deg(header)
     best = np.full(len(longitudes), np.inf)
     field = np.zeros(shape)
     for path in hmi_files:
         observed = observation_time(read_header(path), str(path))
         single = build_synchronic([path], SynchronicSettings(time=observed.isot, shape=shape))
-        distance = _longitude_distance_deg(longitudes, sun.L0(observed).deg)
+        distance = longitude_distance_deg(longitudes, sun.L0(observed).deg)
         nearer = distance < best
         field[:, nearer] = single.br_gauss[:, nearer]
         best[nearer] = distance[nearer]
@@ -168,7 +160,7 @@ def far_hemisphere(header, when) -> np.ndarray:
     ``when`` (the far side as seen from Earth) of a full-Sun Carrington CEA map."""
     from sunpy.coordinates import sun
 
-    far = _longitude_distance_deg(_grid_longitudes_deg(header), sun.L0(when).deg) > 90.0
+    far = longitude_distance_deg(full_sun_longitudes_deg(header), sun.L0(when).deg) > 90.0
     rows = int(round(2.0 / abs(math.radians(float(header["CDELT2"])))))  # CEA: CDELT2 = (180/pi) 2/rows
     return np.broadcast_to(far, (rows, far.size)).copy()
 
@@ -261,10 +253,16 @@ def corona(br_gauss: np.ndarray, header, settings: ExperimentSettings) -> dict[s
 
 
 def score_map(field: np.ndarray, model: dict[str, np.ndarray], truth_field: np.ndarray,
-              truth_model: dict[str, np.ndarray], far: np.ndarray) -> dict[str, float]:
+              truth_model: dict[str, np.ndarray], far: np.ndarray,
+              large: dict[str, Any] | None = None, truth_large: dict[str, Any] | None = None
+              ) -> dict[str, float]:
     """The figures of one B_r map ``field`` (G) and its :func:`corona` ``model`` against the
-    truth's, ``far`` the far hemisphere (see the module docstring)."""
-    return {
+    truth's, ``far`` the far hemisphere (see the module docstring); with the maps'
+    :func:`solarmaggan.largescale.map_large_scale` figures (``large``, ``truth_large``)
+    the large-scale ones too: axial dipole and dipole strength (G), the l = 1-4 harmonic
+    error against the truth (G), each hemisphere's net flux (Mx) and the far hemisphere's
+    band means and their bias against the truth's (G)."""
+    scores = {
         "far_cc": pearson(field, truth_field, far),
         "far_unsigned_flux_mx": float(np.abs(field[far]).sum() * full_sun_pixel_area_cm2(field.shape)),
         "open_jaccard": open_jaccard(model["open_field"], truth_model["open_field"]),
@@ -273,17 +271,34 @@ def score_map(field: np.ndarray, model: dict[str, np.ndarray], truth_field: np.n
                                                        truth_model["current_sheet"]),
         "open_area_fraction": float(np.mean(model["open_field"] != 0)),
     }
+    if large is not None and truth_large is not None:
+        scores.update({
+            "axial_dipole_gauss": large["axial_dipole_gauss"], "dipole_gauss": large["dipole_gauss"],
+            "harmonic_error_gauss": largescale.harmonic_error_gauss(large["harmonics_gauss"],
+                                                                    truth_large["harmonics_gauss"]),
+            "net_flux_north_mx": large["net_flux_north_mx"],
+            "net_flux_south_mx": large["net_flux_south_mx"]})
+        for band, value, true_value in zip(largescale.LATITUDE_BANDS_DEG, large["band_means_gauss"],
+                                           truth_large["band_means_gauss"]):
+            label = largescale.band_label(band)
+            scores[f"far_band_mean_gauss_{label}"] = float(value)
+            scores[f"far_band_bias_gauss_{label}"] = float(value - true_value)
+    return scores
 
 
 def score_time(moment: CampaignTime, settings: ExperimentSettings,
-               folder: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
-    """The figures of the four maps at one time (see the module docstring); ``folder``: see
-    :func:`build_maps`."""
+               folder: str | os.PathLike | None = None) -> tuple[dict[str, dict[str, float]],
+                                                                 dict[str, dict[str, Any]]]:
+    """The figures of the four maps at one time (see the module docstring), and each map's
+    large-scale figures (:func:`solarmaggan.largescale.map_large_scale`, band means over the
+    far hemisphere); ``folder``: see :func:`build_maps`."""
     maps, header = build_maps(moment, settings.shape, folder)
     far = far_hemisphere(header, moment.time)
     coronae = {name: corona(field, header, settings) for name, field in maps.items()}
-    return {name: score_map(maps[name], coronae[name], maps["truth"], coronae["truth"], far)
-            for name in MAP_NAMES}
+    large = {name: largescale.map_large_scale(field, header, far) for name, field in maps.items()}
+    scores = {name: score_map(maps[name], coronae[name], maps["truth"], coronae["truth"], far,
+                              large[name], large["truth"]) for name in MAP_NAMES}
+    return scores, large
 
 
 def gap_closed(means: dict[str, dict[str, float]], key: str) -> float:
@@ -322,7 +337,8 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
     example_pfss = None
     for number, moment in enumerate(times):
         folder = example if number == 0 else None
-        per_time.append({"time": moment.time.isot, "maps": score_time(moment, settings, folder)})
+        scores, large = score_time(moment, settings, folder)
+        per_time.append({"time": moment.time.isot, "maps": scores, "large_scale": large})
         if folder is not None:
             ai_map = Path(folder) / "synchronic_ai.fits"
             example_pfss = run_pfss(
@@ -334,17 +350,48 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
     figures = per_time[0]["maps"]["truth"].keys()
     means = {name: {key: float(np.nanmean([row["maps"][name][key] for row in per_time]))
                     for key in figures} for name in MAP_NAMES}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin without pixels (coarse grids)
+        profiles = {name: np.nanmean([row["large_scale"][name]["profile_gauss"]
+                                      for row in per_time], axis=0).tolist() for name in MAP_NAMES}
+    if example is not None:
+        band_profile_figure(Path(example) / "band_profile.png", largescale.PROFILE_EDGES_DEG,
+                            {LABELS[name]: profiles[name] for name in MAP_NAMES},
+                            f"far hemisphere: mean B_r by latitude, {len(per_time)} time(s)",
+                            "mean B_r [G]")
     return {"settings": dataclasses.asdict(settings), "times": len(per_time),
             "per_time": per_time, "mean": means,
+            "far_profile": {"edges_deg": list(largescale.PROFILE_EDGES_DEG), "gauss": profiles},
+            "large_scale_targets": large_scale_targets(means),
             "gap_closed": {key: gap_closed(means, key)
                            for key in ("open_jaccard", "source_surface_cc", "far_cc")},
             "example_pfss": example_pfss, "seconds": round(clock.monotonic() - start, 1)}
 
 
+def large_scale_targets(means: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The large-scale figures of map (c) against the truth (a) that issue 29 sets targets
+    for: the axial dipole's ratio, the open area's ratio, the largest far-hemisphere band
+    bias (G, absolute)."""
+    ai, truth = means["ai"], means["truth"]
+    biases = [abs(value) for key, value in ai.items() if key.startswith("far_band_bias_gauss_")]
+    return {
+        "axial_dipole_ratio": (ai["axial_dipole_gauss"] / truth["axial_dipole_gauss"]
+                               if truth.get("axial_dipole_gauss") else math.nan),
+        "open_area_ratio": (ai["open_area_fraction"] / truth["open_area_fraction"]
+                            if truth.get("open_area_fraction") else math.nan),
+        "largest_far_band_bias_gauss": max(biases) if biases else math.nan,
+    }
+
+
+#: The maps' labels in tables and figures.
+LABELS = {"truth": "(a) truth", "synoptic": "(b) near side + 27-day synoptic far side",
+          "ai": "(c) near side + AI far side", "true_far": "(d) near side + true far side"}
+
+
 def comparison_table(result: dict[str, Any]) -> str:
-    """The means over the times as a Markdown table, then the gap closed by (c)."""
-    labels = {"truth": "(a) truth", "synoptic": "(b) near side + 27-day synoptic far side",
-              "ai": "(c) near side + AI far side", "true_far": "(d) near side + true far side"}
+    """The means over the times as a Markdown table, then the gap closed by (c), then the
+    large-scale figures."""
+    labels = LABELS
     lines = [f"Synchronic maps and PFSS over {result['times']} time(s) (means):", "",
              "| map | far-side B_r CC | far-side unsigned flux (1e22 Mx) | open-field Jaccard "
              "| source-surface B_r CC | current-sheet distance (deg) | open area |",
@@ -357,4 +404,24 @@ def comparison_table(result: dict[str, Any]) -> str:
     gap = result["gap_closed"]
     lines += ["", f"Gap (b) -> (d) closed by (c): open-field Jaccard {gap['open_jaccard']:.2f}, "
                   f"source-surface CC {gap['source_surface_cc']:.2f}, far-side CC {gap['far_cc']:.2f}"]
+    if "axial_dipole_gauss" in result["mean"]["truth"]:
+        bands = [largescale.band_label(band) for band in largescale.LATITUDE_BANDS_DEG]
+        lines += ["", "Large scale (means; far-hemisphere band bias of B_r against (a), G):", "",
+                  "| map | axial dipole g10 [G] | dipole [G] | l=1-4 harmonic error [G] "
+                  "| net flux N / S (1e22 Mx) | "
+                  + " | ".join(f"bias {band}" for band in bands) + " |",
+                  "|---|---:|---:|---:|---:|" + "---:|" * len(bands)]
+        for name in MAP_NAMES:
+            row = result["mean"][name]
+            lines.append(
+                f"| {labels[name]} | {row['axial_dipole_gauss']:+.3f} | {row['dipole_gauss']:.3f} "
+                f"| {row['harmonic_error_gauss']:.3f} | {row['net_flux_north_mx'] / 1e22:+.2f} / "
+                f"{row['net_flux_south_mx'] / 1e22:+.2f} | "
+                + " | ".join(f"{row[f'far_band_bias_gauss_{band}']:+.2f}" for band in bands) + " |")
+        targets = result.get("large_scale_targets", {})
+        if targets:
+            lines += ["", f"Map (c) against (a): axial dipole ratio {targets['axial_dipole_ratio']:.2f} "
+                          f"(target 0.9-1.1), open area ratio {targets['open_area_ratio']:.2f} "
+                          f"(target 0.8-1.2), largest far band bias "
+                          f"{targets['largest_far_band_bias_gauss']:.2f} G (target 0.5 G)"]
     return "\n".join(lines)
