@@ -139,7 +139,7 @@ def test_truth_on_a_rolled_offset_detector_agrees_with_the_same_field(frame_head
     assert saved["settings"]["magnetogram_limit_gauss"] == 100.0
     assert saved["aggregate"]["n_images"] == 1
     assert saved["aggregate"]["pixel_cc_mean"] == pytest.approx(pair["pixel_cc"])
-    assert set(saved["figures"]) == {"scatter.png", "flux.png", "examples.png"}
+    assert set(saved["figures"]) == {"scatter.png", "flux.png", "examples.png", "band_profile.png"}
     for figure in saved["figures"]:
         assert (tmp_path / "out" / figure).stat().st_size > 1000
     assert "| generated vs truth | value |" in summary_table(report)

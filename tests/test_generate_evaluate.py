@@ -117,7 +117,7 @@ def test_evaluate_writes_the_report_and_figures(tiny_run, tmp_path):
         assert key in first
     assert 1e20 < first["unsigned_flux_true_mx"] < 1e24  # a toy Sun at 32 px, in Maxwell
     assert saved["aggregate"]["n_images"] == 4
-    assert set(report["figures"]) == {"scatter.png", "flux.png", "examples.png"}
+    assert set(report["figures"]) == {"scatter.png", "flux.png", "examples.png", "band_profile.png"}
     for figure in report["figures"]:
         assert (tmp_path / "eval" / figure).stat().st_size > 1000
     assert list((tmp_path / "eval" / "logs").glob("events.out.tfevents.*"))
