@@ -109,7 +109,8 @@ ADDED_SETTINGS = {
     "model": ("architecture", "downsamplings", "residual_blocks", "padding",
               "output_activation", "discriminator_scales", "upsampling"),
     "training": ("strategy", "adversarial_loss", "lambda_adversarial",
-                 "lambda_feature_matching", "lambda_cc", "cc_kind", "cc_scales"),
+                 "lambda_feature_matching", "lambda_cc", "cc_kind", "cc_scales",
+                 "lambda_large_scale", "large_scale_block_px"),
 }
 # settings removed since: training.cc_radius_rsun (the validation disk) became data.disk_rsun
 REMOVED_SETTINGS = {"training": ("cc_radius_rsun",)}

@@ -107,3 +107,41 @@ def correlation_loss(target, generated, masks: Sequence[np.ndarray | None],
             generated = ops.average_pool(generated, 2, strides=2, padding="valid")
         per_scale.append(1.0 - correlation_coefficients(target, generated, mask, kind))
     return ops.mean(ops.stack(per_scale, axis=1))
+
+
+def large_scale_masks(mask: np.ndarray | None, block_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks of the large-scale loss: a (height/block, width/block) bool array of the
+    ``block_px`` x ``block_px`` blocks lying wholly on the disk (every block where ``mask``
+    is None), and its float32 copy as weights."""
+    if mask is None:
+        raise ValueError("the large-scale loss needs the disk (a model built with cc_radius_px)")
+    on_disk = block_mean(np.asarray(mask, dtype=np.float32), block_px) == 1.0
+    if not on_disk.any():
+        raise ValueError(f"no {block_px} x {block_px} px block lies wholly on the disk")
+    return on_disk, on_disk.astype(np.float32)
+
+
+def large_scale_loss(target, generated, block_weights: np.ndarray, block_px: int):
+    """The large-scale term: the mean absolute difference of the ``block_px`` x
+    ``block_px`` block means of target and generated field over the blocks on the disk
+    (``block_weights`` from :func:`large_scale_masks`), then over the batch.
+
+    Pixel L1 hardly feels a field offset of a few Gauss spread over a hemisphere, which is
+    what the PFSS corona's open flux depends on; the block means see little else. In
+    normalised units (a 1 G offset over a block is 1 / magnetogram_limit_gauss).
+
+    Args:
+        target, generated: (batch, height, width, 1) in normalised units.
+        block_weights: (height / block_px, width / block_px) float32, 1 on the disk.
+        block_px: block side, pixels (the pooling size).
+
+    Returns:
+        float32 scalar.
+    """
+    target = ops.average_pool(ops.cast(target, "float32"), block_px, strides=block_px,
+                              padding="valid")
+    generated = ops.average_pool(ops.cast(generated, "float32"), block_px, strides=block_px,
+                                 padding="valid")
+    weights = ops.convert_to_tensor(block_weights[None, :, :, None])
+    return ops.sum(ops.abs(target - generated) * weights) / (
+        ops.sum(weights) * ops.cast(ops.shape(target)[0], "float32"))

@@ -123,7 +123,8 @@ def build_pix2pix(config: dict[str, Any]) -> Pix2Pix:
         lambda_adversarial=training["lambda_adversarial"],
         lambda_feature_matching=training["lambda_feature_matching"],
         lambda_cc=training["lambda_cc"], cc_kind=training["cc_kind"],
-        cc_scales=training["cc_scales"], jit_compile=False,
+        cc_scales=training["cc_scales"], lambda_large_scale=training["lambda_large_scale"],
+        large_scale_block_px=training["large_scale_block_px"], jit_compile=False,
     )
     pix2pix.g_optimizer.build(generator.trainable_variables)
     pix2pix.d_optimizer.build(discriminator.trainable_variables)

@@ -8,6 +8,8 @@ from solarmaggan.losses import (
     adversarial_loss,
     correlation_loss,
     feature_matching_loss,
+    large_scale_loss,
+    large_scale_masks,
     pooled_disk_masks,
 )
 
@@ -88,3 +90,28 @@ def test_lsgan_and_bce_adversarial_losses():
     assert float(adversarial_loss(logits, True)) == pytest.approx(bce, rel=1e-5)
     with pytest.raises(ValueError, match="lsgan"):
         adversarial_loss(logits, True, "wgan")
+
+
+def test_large_scale_loss_sees_a_hemisphere_offset_that_pixel_l1_does_not():
+    """The block-mean L1 on the disk, against NumPy: a +-0.3 checkerboard error plus an
+    offset of 0.03 over the southern half (3 G of +-100 G) leaves the pixel L1 at 0.3 with
+    or without the offset, while the block term is the offset times the southern share of
+    the disk's blocks."""
+    size, block = 64, 8
+    mask = disk_mask(size, 30.0)
+    rng = np.random.default_rng(0)
+    target = rng.normal(0.0, 0.3, (2, size, size, 1)).astype(np.float32)
+    rows, columns = np.indices((size, size))
+    checkerboard = np.where((rows + columns) % 2, 0.3, -0.3)[None, :, :, None]
+    south = (rows >= size // 2)[None, :, :, None]
+    generated = (target + checkerboard + 0.03 * south).astype(np.float32)
+    on_disk, weights = large_scale_masks(mask, block)
+    expected = np.mean([np.abs(block_mean(target[i, ..., 0] - generated[i, ..., 0], block))[on_disk]
+                        for i in range(2)])
+    got = float(large_scale_loss(target, generated, weights, block))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    south_share = on_disk[on_disk.shape[0] // 2:].sum() / on_disk.sum()
+    np.testing.assert_allclose(got, 0.03 * south_share, rtol=1e-4)
+    np.testing.assert_allclose(np.abs(target - generated).mean(), 0.3, rtol=1e-5)
+    with pytest.raises(ValueError, match="wholly on the disk"):
+        large_scale_masks(disk_mask(size, 3.0), 16)

@@ -194,6 +194,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "lambda_cc": Setting("float", minimum=0, meaning="CC loss weight"),
         "cc_kind": _choice(CC_KINDS, "CC of the CC loss"),
         "cc_scales": _int(meaning="scales of the CC loss"),
+        "lambda_large_scale": Setting("float", minimum=0, meaning="weight of the L1 of coarse "
+                                                                 "block means on the disk"),
+        "large_scale_block_px": _int(2, meaning="block side of the large-scale loss, pixels "
+                                                "(a power of two)"),
         "lr_schedule": _choice(LR_SCHEDULES, "learning-rate schedule"),
         "decay_steps": _int(0, meaning="linear-decay steps"),
         "augment": Setting("bool", meaning="random shifts"),
@@ -269,6 +273,11 @@ def _relations(config: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
         if training["lambda_cc"] and not training["cc_scales"] <= levels:
             problems.append(f"training.cc_scales: {training['cc_scales']!r} is not an integer "
                             f"in 1..{levels} for {data['image_size']} px images")
+        block = training["large_scale_block_px"]
+        if training["lambda_large_scale"] and (block & (block - 1)
+                                               or not block <= data["image_size"] // 4):
+            problems.append(f"training.large_scale_block_px: {block!r} is not a power of two "
+                            f"<= {data['image_size'] // 4} for {data['image_size']} px images")
         if (training["lr_schedule"] == "linear_decay"
                 and not 1 <= training["decay_steps"] <= training["steps"]):
             problems.append(f"training.decay_steps: {training['decay_steps']!r} is not in "

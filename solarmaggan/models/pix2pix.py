@@ -10,8 +10,9 @@ The AISFM models use the same step with other terms, chosen in ``compile`` (see
 ``solarmaggan.losses``): LSGAN instead of BCE; a multi-scale discriminator (its adversarial
 terms averaged over the scales); feature matching, lambda_fm * FM; and the CC loss,
 lambda_cc * mean over scales of (1 - CC) per sample on the disk. The generator loss is
-lambda_adversarial * adversarial + lambda_l1 * L1 + lambda_fm * FM + lambda_cc * CC, the
-seed's when the defaults are kept (1, 100, 0, 0).
+lambda_adversarial * adversarial + lambda_l1 * L1 + lambda_fm * FM + lambda_cc * CC
+(+ lambda_large_scale * the L1 of coarse block means on the disk, an option of ours), the
+seed's when the defaults are kept (1, 100, 0, 0, 0).
 
 Both networks run in training mode (batch statistics, dropout on). The generator runs once
 a step, as in the reference pix2pix: its output, detached, is the discriminator's fake
@@ -21,7 +22,7 @@ strategy each replica divides its mean losses by the number of replicas before t
 gradients, which Keras sums over the replicas: the update is that of the mean loss over
 the global batch (see ``solarmaggan.distribute``). Adam(2e-4, beta_1=0.5) for
 each network. Losses are logged unscaled as ``d_loss``, ``g_loss``, ``g_gan``, ``g_l1``
-(and ``g_fm``, ``g_cc`` when their weights are not 0); validation logs ``l1`` and ``pixel_cc`` (Keras prefixes them with ``val_``).
+(and ``g_fm``, ``g_cc``, ``g_large_scale`` when their weights are not 0); validation logs ``l1`` and ``pixel_cc`` (Keras prefixes them with ``val_``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from solarmaggan.losses import (
     correlation_loss,
     feature_matching_loss,
     l1_loss,
+    large_scale_loss,
+    large_scale_masks,
     pooled_disk_masks,
 )
 from solarmaggan.metrics import CC_KINDS, pixel_correlation
@@ -115,6 +118,7 @@ class Pix2Pix(keras.Model):
         self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
         self.g_fm_tracker = keras.metrics.Mean(name="g_fm")
         self.g_cc_tracker = keras.metrics.Mean(name="g_cc")
+        self.g_large_scale_tracker = keras.metrics.Mean(name="g_large_scale")
         self.l1_tracker = keras.metrics.Mean(name="l1")
         self.pixel_cc_tracker = keras.metrics.Mean(name="pixel_cc")
         self.built = True
@@ -145,6 +149,8 @@ class Pix2Pix(keras.Model):
         lambda_cc: float = 0.0,
         cc_kind: str = "pearson",
         cc_scales: int = 4,
+        lambda_large_scale: float = 0.0,
+        large_scale_block_px: int = 16,
         loss_scaling: str = "auto",
         jit_compile: bool = False,
         **kwargs,
@@ -163,6 +169,11 @@ class Pix2Pix(keras.Model):
             cc_kind: "pearson" or "concordance" (Pix2PixCC's default).
             cc_scales: scales of the CC loss, the full image and cc_scales - 1 further
                 2 x 2 average pools (Pix2PixCC: 4).
+            lambda_large_scale: weight of the large-scale term (not in the papers; 0 off):
+                L1 of the ``large_scale_block_px`` block means on the disk
+                (:func:`solarmaggan.losses.large_scale_loss`).
+            large_scale_block_px: block side of that term, pixels (a power of two that
+                divides the image).
             loss_scaling: "auto" wraps both optimizers in ``LossScaleOptimizer`` when a
                 network computes in float16 (``mixed_float16``); "on" / "off" force it.
                 ``mixed_bfloat16`` needs none.
@@ -176,7 +187,8 @@ class Pix2Pix(keras.Model):
         if cc_kind not in CC_KINDS:
             raise ValueError(f"cc_kind must be one of {CC_KINDS}, got {cc_kind!r}")
         weights = {"lambda_l1": lambda_l1, "lambda_adversarial": lambda_adversarial,
-                   "lambda_feature_matching": lambda_feature_matching, "lambda_cc": lambda_cc}
+                   "lambda_feature_matching": lambda_feature_matching, "lambda_cc": lambda_cc,
+                   "lambda_large_scale": lambda_large_scale}
         for name, weight in weights.items():
             if not float(weight) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {weight}")
@@ -204,6 +216,11 @@ class Pix2Pix(keras.Model):
         self.cc_kind = cc_kind
         self.cc_scales = int(cc_scales)
         self._cc_masks = pooled_disk_masks(self._cc_mask, self.cc_scales)
+        self.lambda_large_scale = float(lambda_large_scale)
+        self.large_scale_block_px = int(large_scale_block_px)
+        self._large_scale_weights = (
+            large_scale_masks(self._cc_mask, self.large_scale_block_px)[1]
+            if self.lambda_large_scale else None)
         self.loss_scaling = loss_scaling
 
     def get_compile_config(self) -> dict | None:
@@ -219,6 +236,8 @@ class Pix2Pix(keras.Model):
             "lambda_cc": self.lambda_cc,
             "cc_kind": self.cc_kind,
             "cc_scales": self.cc_scales,
+            "lambda_large_scale": self.lambda_large_scale,
+            "large_scale_block_px": self.large_scale_block_px,
             "loss_scaling": self.loss_scaling,
             "jit_compile": bool(self.jit_compile),
         }
@@ -258,6 +277,8 @@ class Pix2Pix(keras.Model):
             trackers.append(self.g_fm_tracker)
         if getattr(self, "lambda_cc", 0.0):
             trackers.append(self.g_cc_tracker)
+        if getattr(self, "lambda_large_scale", 0.0):
+            trackers.append(self.g_large_scale_tracker)
         return trackers
 
     @property
@@ -317,6 +338,10 @@ class Pix2Pix(keras.Model):
                 terms[self.g_cc_tracker] = correlation_loss(
                     magnetogram, generated, self._cc_masks, self.cc_kind)
                 g_loss += self.lambda_cc * terms[self.g_cc_tracker]
+            if self.lambda_large_scale:
+                terms[self.g_large_scale_tracker] = large_scale_loss(
+                    magnetogram, generated, self._large_scale_weights, self.large_scale_block_px)
+                g_loss += self.lambda_large_scale * terms[self.g_large_scale_tracker]
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss * replica_share)
         self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_variables), g_variables)
 
