@@ -84,6 +84,15 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store sin(heliographic latitude) of each pixel, from the EUV "
                              "image's B0, as one more input channel (default: the preset's; "
                              "on in quick_latitude)")
+    parser.add_argument("--reference-pair", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="AISFM 3.0's reference pair: each pair also gets an earlier AIA + "
+                             "HMI pair of the files given, --reference-lag-days old, rotated "
+                             "to its time and view, as three more input channels (default: the "
+                             "preset's)")
+    parser.add_argument("--reference-lag-days", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="the reference's age, days, drawn uniformly (default: the "
+                             "preset's, 13.5 40.5)")
     parser.add_argument("--val-months", type=int, nargs="+",
                         help="validation months (default: the preset's, 8)")
     parser.add_argument("--test-months", type=int, nargs="+",
@@ -217,7 +226,9 @@ def run_prep(args: argparse.Namespace) -> int:
 
     overrides = {key: getattr(args, key) for key in (
         "image_size", "radius_px", "magnetogram_limit_gauss", "pair_tolerance_s",
-        "degradation_table", "latitude_channel")}
+        "degradation_table", "latitude_channel", "reference_pair")}
+    overrides["reference_lag_days"] = (tuple(args.reference_lag_days)
+                                       if args.reference_lag_days else None)
     overrides["val_months"] = tuple(args.val_months) if args.val_months else None
     overrides["test_months"] = tuple(args.test_months) if args.test_months else None
     settings = PrepSettings.from_preset(args.preset, **overrides)

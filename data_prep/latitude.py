@@ -37,17 +37,23 @@ def latitude_normalization() -> Normalization:
     return Normalization("linear", -1.0, 1.0, "1")
 
 
-def input_channel_names(euv_channel_names: Sequence[str], latitude_channel: bool) -> list[str]:
-    """The network's input channels: the EUV channels, then the latitude channel if used."""
-    return list(euv_channel_names) + ([LATITUDE_CHANNEL] if latitude_channel else [])
+def input_channel_names(euv_channel_names: Sequence[str], latitude_channel: bool,
+                        reference_channels: Sequence[str] = ()) -> list[str]:
+    """The network's input channels: the EUV channels, then the latitude channel if used,
+    then the reference pair's channels if used (:mod:`data_prep.reference`)."""
+    return (list(euv_channel_names) + ([LATITUDE_CHANNEL] if latitude_channel else [])
+            + list(reference_channels))
 
 
 def input_normalizations(euv_normalization: Normalization, n_euv_channels: int,
-                         latitude_channel: bool) -> list[Normalization]:
+                         latitude_channel: bool,
+                         reference_normalizations: Sequence[Normalization] = ()
+                         ) -> list[Normalization]:
     """One normalisation record per input channel, in the order of
     :func:`input_channel_names`."""
     return ([euv_normalization] * n_euv_channels
-            + ([latitude_normalization()] if latitude_channel else []))
+            + ([latitude_normalization()] if latitude_channel else [])
+            + list(reference_normalizations))
 
 
 def sin_latitude_image(image_size: int, radius_px: float, b0_deg: float,

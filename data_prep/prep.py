@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from astropy.time import Time
 
 from data_prep.atomic import write_json_atomically
 from data_prep.fitsio import FitsInputError
@@ -40,6 +41,10 @@ from data_prep.pairs import PairWriter
 from data_prep.prepare import prepare_map
 from data_prep.presets import load_preset
 from data_prep.presets.schema import SCHEMA, check_config
+from data_prep.reference import (DEFAULT_LAG_DAYS, ReferencePair, ReferencePreparation,
+                                 archive_from_pairs, reference_cards, reference_channel_names,
+                                 reference_channels, reference_normalizations,
+                                 training_reference)
 from data_prep.progress import Progress
 from data_prep.splits import SplitRule
 
@@ -80,6 +85,9 @@ class PrepSettings:
     median-scaled and normalised on its own (:func:`prepare_sample`).
     ``latitude_channel``: add sin(heliographic latitude) of each pixel, seen from the EUV
     image's observer, after the EUV channels (:mod:`data_prep.latitude`).
+    ``reference_pair``: add AISFM 3.0's reference pair (three channels, last): an earlier
+    AIA + HMI pair of the same files, ``reference_lag_days`` (low, high) days older, drawn
+    at random, rotated to the input's time and view (:mod:`data_prep.reference`).
     """
 
     preset: str
@@ -97,6 +105,8 @@ class PrepSettings:
     val_months: tuple[int, ...]
     degradation_table: str | None = None
     latitude_channel: bool = False
+    reference_pair: bool = False
+    reference_lag_days: tuple[float, float] = DEFAULT_LAG_DAYS
 
     def __post_init__(self) -> None:
         channels = tuple(self.input_channels)
@@ -117,6 +127,7 @@ class PrepSettings:
                     f"decided by its WAVELNTH), got {wavelengths}"
                 )
         object.__setattr__(self, "input_channels", channels)
+        object.__setattr__(self, "reference_lag_days", tuple(map(float, self.reference_lag_days)))
 
     @classmethod
     def from_preset(cls, name_or_path: str, **overrides: Any) -> "PrepSettings":
@@ -146,6 +157,8 @@ class PrepSettings:
             euv_mask_rsun=data["euv_mask_rsun"], pair_tolerance_s=float(data["pair_tolerance_s"]),
             test_months=tuple(data["test_months"]), val_months=tuple(data["val_months"]),
             degradation_table=degradation_table, latitude_channel=bool(data["latitude_channel"]),
+            reference_pair=bool(data["reference_pair"]),
+            reference_lag_days=tuple(data["reference_lag_days"]),
         )
         return cls(**values)
 
@@ -168,9 +181,11 @@ class PrepSettings:
     @property
     def channel_names(self) -> list[str]:
         """The input channels' names, in the order of the input's last axis (the EUV
-        channels, then the latitude channel if used)."""
+        channels, then the latitude channel and the reference pair's channels if used)."""
         return input_channel_names([channel.name for channel in self.input_channels],
-                                   self.latitude_channel)
+                                   self.latitude_channel,
+                                   reference_channel_names(self.input_channel, self.target_channel)
+                                   if self.reference_pair else ())
 
     def any_wavelength(self) -> "PrepSettings":
         """These settings accepting EUV files of any wavelength (one input channel only:
@@ -191,8 +206,18 @@ class PrepSettings:
     @property
     def input_normalizations(self) -> list[Normalization]:
         """One normalisation record per input channel (the pair file's attribute)."""
-        return input_normalizations(self.input_normalization, len(self.input_channels),
-                                    self.latitude_channel)
+        return input_normalizations(
+            self.input_normalization, len(self.input_channels), self.latitude_channel,
+            reference_normalizations(self.input_normalization, self.target_normalization)
+            if self.reference_pair else ())
+
+    @property
+    def reference_preparation(self) -> ReferencePreparation:
+        """How the reference pair's files are prepared (as the training pairs' are)."""
+        return ReferencePreparation(
+            self.image_size, self.radius_px, self.input_wavelength, self.euv_mask_rsun,
+            self.euv_median_dn_s, self.magnetogram_mask_rsun, self.input_normalization,
+            self.target_normalization, self.degradation_table)
 
     @property
     def target_normalization(self) -> Normalization:
@@ -220,18 +245,23 @@ class PrepSettings:
 
 
 def input_image(euv_maps: Sequence[Any], euv_normalization: Normalization, radius_px: float,
-                latitude_channel: bool) -> np.ndarray:
+                latitude_channel: bool, reference: np.ndarray | None = None) -> np.ndarray:
     """The network's input from EUV maps prepared on the standard frame (one per channel,
     in the model's order): each normalised, then, with ``latitude_channel``, the latitude
     plane of the first map's observer (:mod:`data_prep.latitude`) for the frame's solar
-    radius ``radius_px`` (pixels). (H, W, C) float32 in [-1, 1]; NaN where a map is NaN."""
+    radius ``radius_px`` (pixels), then the reference pair's (H, W, 3) channels if given
+    (:func:`data_prep.reference.rotated_reference`). (H, W, C) float32 in [-1, 1]; NaN
+    where a map is NaN."""
     channels = [euv_normalization.normalize(euv_map.data) for euv_map in euv_maps]
     if latitude_channel:
         channels.append(observer_latitude_plane(euv_maps[0], euv_maps[0].data.shape[0], radius_px))
+    if reference is not None:
+        channels.extend(np.moveaxis(reference, -1, 0))
     return np.stack(channels, axis=-1)
 
 
-def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str, Any]:
+def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings,
+                   reference: ReferencePair | None = None) -> dict[str, Any]:
     """Prepare and normalise one pair: the arguments of ``PairWriter.add``.
 
     Each EUV channel is prepared on its own (:func:`data_prep.prepare.prepare_map`:
@@ -240,8 +270,15 @@ def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str,
     the order of ``settings.input_channels`` into the (H, W, C) input, followed by the
     latitude plane with ``settings.latitude_channel`` (:func:`input_image`). ``input_files``
     names one source file per channel in that order; ``input_header`` is the prepared
-    header of the first channel's file; ``input_time`` its observation time.
+    header of the first channel's file; ``input_time`` its observation time. With
+    ``settings.reference_pair`` the ``reference`` pair (:func:`data_prep.reference.
+    training_reference`) adds three channels, and the header records it (REFTIME, REFLAG
+    in days, REFEUV, REFMAG); without a reference such a pair is refused.
     """
+    if settings.reference_pair and reference is None:
+        low, high = settings.reference_lag_days
+        raise ValueError(f"no reference pair {low:g}-{high:g} days before {pair.euv_time} "
+                         "among the files given")
     if len(pair.euv_paths) != len(settings.input_channels):
         raise ValueError(f"{len(pair.euv_paths)} EUV files for "
                          f"{len(settings.input_channels)} input channels")
@@ -258,35 +295,48 @@ def prepare_sample(pair: Pair | ChannelSet, settings: PrepSettings) -> dict[str,
         pair.magnetogram_path, "hmi", settings.image_size, settings.radius_px,
         mask_radius_rsun=settings.magnetogram_mask_rsun,
     )
+    input_header = dict(euv_maps[0].meta)
+    reference_image = None
+    if settings.reference_pair:
+        reference_image = reference_channels(reference, euv_maps[0],
+                                             settings.reference_preparation)
+        input_header.update(reference_cards(reference, euv_maps[0].date.unix))
     return dict(
         input_image=input_image(euv_maps, settings.input_normalization, settings.radius_px,
-                                settings.latitude_channel),
+                                settings.latitude_channel, reference_image),
         target_image=settings.target_normalization.normalize(magnetogram_map.data)[..., None],
         input_time=pair.euv_time, target_time=pair.magnetogram_time,
         input_files=[Path(path).name for path in pair.euv_paths],
         target_files=[Path(pair.magnetogram_path).name],
-        input_header=dict(euv_maps[0].meta), target_header=dict(magnetogram_map.meta),
+        input_header=input_header, target_header=dict(magnetogram_map.meta),
     )
 
 
-def _prepare_or_reject(pair: Pair | ChannelSet, settings: PrepSettings) -> tuple[Pair | ChannelSet, dict | str]:
+def _prepare_or_reject(pair: Pair | ChannelSet, settings: PrepSettings,
+                       reference: ReferencePair | None = None
+                       ) -> tuple[Pair | ChannelSet, dict | str]:
     try:
-        return pair, prepare_sample(pair, settings)
+        return pair, prepare_sample(pair, settings, reference)
     except (FitsInputError, ValueError) as err:
         return pair, str(err)
 
 
 def _results(
-    pairs: Sequence[Pair | ChannelSet], settings: PrepSettings, workers: int
+    pairs: Sequence[Pair | ChannelSet], settings: PrepSettings, workers: int,
+    references: Sequence[ReferencePair | None] | None = None,
 ) -> Iterable[tuple[Pair | ChannelSet, dict | str]]:
-    """(pair, sample or reason) in the order of ``pairs``, prepared by ``workers`` processes."""
+    """(pair, sample or reason) in the order of ``pairs``, prepared by ``workers`` processes
+    (with each pair's reference, if given)."""
+    references = list(references) if references is not None else [None] * len(pairs)
     if workers <= 1:
-        yield from (_prepare_or_reject(pair, settings) for pair in pairs)
+        yield from (_prepare_or_reject(pair, settings, reference)
+                    for pair, reference in zip(pairs, references))
         return
     # fork is fast, but not safe once TensorFlow runs threads in this process
     context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(_prepare_or_reject, pairs, [settings] * len(pairs), chunksize=1)
+        yield from pool.map(_prepare_or_reject, pairs, [settings] * len(pairs), references,
+                            chunksize=1)
 
 
 def build_pair_file(
@@ -329,6 +379,7 @@ def build_pair_file(
         raise ValueError("\n".join(["no EUV-magnetogram pair could be made"] + problems))
     failed: list[dict[str, str]] = []
     written = skipped = 0
+    lags: list[float] = []  # days, the references of the pairs written now
     with PairWriter(
         out, settings.image_size, settings.channel_names, [settings.target_channel],
         settings.input_normalizations, [settings.target_normalization],
@@ -337,14 +388,21 @@ def build_pair_file(
     ) as writer:
         todo = [pair for pair in report.pairs if not writer.has(pair.euv_time)]
         skipped = len(report.pairs) - len(todo)
+        references = None
+        if settings.reference_pair:  # the pairs themselves are the archive
+            archive = archive_from_pairs(report.pairs)
+            references = [training_reference(archive, Time(pair.euv_time, scale="utc").unix,
+                                             settings.reference_lag_days) for pair in todo]
         bar = Progress(len(todo), "prep", unit="pairs", enabled=progress)
-        for pair, result in _results(todo, settings, workers):
+        for pair, result in _results(todo, settings, workers, references):
             if isinstance(result, str):
                 failed.append({"euv": " + ".join(pair.euv_paths),
                                "magnetogram": pair.magnetogram_path, "reason": result})
             else:
                 writer.add(**result)
                 written += 1
+                if "REFLAG" in result["input_header"]:
+                    lags.append(result["input_header"]["REFLAG"])
             bar.update()
         bar.close()
         total = writer.n_samples
@@ -353,6 +411,12 @@ def build_pair_file(
         "already_present": skipped, "failed_preparation": failed,
         "pairing": report.to_dict(), "settings": settings.to_dict(),
     }
+    if lags:
+        record["reference_lag_days"] = {
+            "pairs": len(lags), "min": float(np.min(lags)), "median": float(np.median(lags)),
+            "max": float(np.max(lags)),
+            "histogram_edges": [float(v) for v in np.arange(0.0, 45.1, 4.5)],
+            "histogram": np.histogram(lags, np.arange(0.0, 45.1, 4.5))[0].tolist()}
     write_json_atomically(out.with_name(out.name + ".report.json"), record, default=str)
     return record
 
@@ -370,5 +434,9 @@ def summary_text(record: dict[str, Any]) -> str:
         lines.append(f"  - {entry['path']}: {entry['reason']}")
     for entry in record["failed_preparation"]:
         lines.append(f"  - {entry['euv']} + {entry['magnetogram']}: {entry['reason']}")
+    if "reference_lag_days" in record:
+        lag = record["reference_lag_days"]
+        lines.append(f"  reference pairs: lag {lag['min']:.1f}-{lag['max']:.1f} days "
+                     f"(median {lag['median']:.1f}) for the {lag['pairs']} pairs written now")
     lines.append(f"  report: {record['out']}.report.json")
     return "\n".join(lines)

@@ -380,6 +380,13 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="match far-side intensities (EUVI, EUI/FSI) to this AIA image's "
                              "on-disk histogram instead of scaling their median (one-channel "
                              "models)")
+    parser.add_argument("--reference-archive", metavar="PATH", nargs="+", default=None,
+                        help="models with the reference pair (AISFM 3.0): SDO/AIA + HMI files "
+                             "or folders; each input takes the most recent pair in which the "
+                             "same part of the Sun faced Earth, rotated to its time and view")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="models with the reference pair: run without one (its channels "
+                             "0, as for a part of the Sun never seen from Earth)")
     add_sampling_arguments(parser)
     parser.add_argument("--keep-samples", action="store_true",
                         help="with --samples: also write the samples (SAMPLES extension)")
@@ -398,6 +405,8 @@ def run_generate(args: argparse.Namespace) -> int:
     require_fits_files(args.inputs)
     if args.histogram_reference is not None:
         require_fits_files([args.histogram_reference])
+    if args.reference_archive is not None:
+        require_fits_files(args.reference_archive, "reference archive")
     load_tensorflow()
     from solarmaggan.generate import generate
 
@@ -407,7 +416,8 @@ def run_generate(args: argparse.Namespace) -> int:
                       progress=not args.quiet, tolerance_s=args.tolerance_s,
                       samples=args.samples, dropout=args.dropout,
                       keep_samples=args.keep_samples, seed=args.seed,
-                      histogram_reference=args.histogram_reference)
+                      histogram_reference=args.histogram_reference,
+                      reference_archive=args.reference_archive, no_reference=args.no_reference)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

@@ -32,6 +32,7 @@ from data_prep.normalization import Normalization, euv_normalization, magnetogra
 from data_prep.pairs import PairFile
 from data_prep.presets import load_preset
 from data_prep.presets.schema import SECTIONS, check_config
+from data_prep.reference import reference_channel_names, reference_normalizations
 
 # settings that may change between the runs of one run directory (extending a run)
 RESUMABLE_CHANGES = ("training.steps", "training.strategy")
@@ -105,7 +106,7 @@ def save_config(config: dict[str, Any], path: str | os.PathLike) -> None:
 # settings added after the first runs were saved: a saved configuration without them gets
 # the seed's values (those of the kim2019 preset), which is what those runs used
 ADDED_SETTINGS = {
-    "data": ("disk_rsun", "latitude_channel"),
+    "data": ("disk_rsun", "latitude_channel", "reference_pair", "reference_lag_days"),
     "model": ("architecture", "downsamplings", "residual_blocks", "padding",
               "output_activation", "discriminator_scales", "upsampling"),
     "training": ("strategy", "adversarial_loss", "lambda_adversarial",
@@ -168,7 +169,15 @@ def model_input_channels(config: dict[str, Any]) -> list[str]:
     channel with ``data.latitude_channel`` (:mod:`data_prep.latitude`)."""
     data = config["data"]
     return input_channel_names([channel["name"] for channel in data["input_channels"]],
-                               data["latitude_channel"])
+                               data["latitude_channel"], reference_names(config))
+
+
+def reference_names(config: dict[str, Any]) -> list[str]:
+    """The reference pair's three channel names with ``data.reference_pair``, else []."""
+    data = config["data"]
+    if not data["reference_pair"]:
+        return []
+    return reference_channel_names(data["input_channels"][0]["name"], data["target_channel"]["name"])
 
 
 def disk_radius_px(config: dict[str, Any]) -> float:
@@ -199,8 +208,13 @@ def check_data(path: str | os.PathLike, config: dict[str, Any],
         elif len(pairs.input_channels) != len(channels):
             problems.append(f"{len(pairs.input_channels)} input channels {pairs.input_channels}, "
                             f"the model needs {len(channels)} {channels}")
+        elif pairs.input_channels != channels:
+            problems.append(f"input channels {pairs.input_channels}, the model needs {channels}"
+                            + (" (make the file with a preset that sets data.reference_pair)"
+                               if data["reference_pair"] else ""))
         elif pairs.input_normalization != input_normalizations(
-                euv, len(data["input_channels"]), data["latitude_channel"]):
+                euv, len(data["input_channels"]), data["latitude_channel"],
+                reference_normalizations(euv, magnetogram) if data["reference_pair"] else ()):
             problems.append(f"input normalisation {pairs.input_normalization}, the "
                             f"configuration says {euv} for the EUV channels"
                             + (" and the identity for the latitude channel"

@@ -13,7 +13,9 @@ Layout of an export folder (default ``saved_models/<run name>/``)::
 SavedModel signatures (both take ``euv``: float32 (batch, H, W, C) in [-1, 1], the output
 of the run's preparation and EUV normalisation, :func:`data_prep.prep.input_image`; for a
 model with the latitude channel the last of the C channels is the latitude plane of the
-image's observer, which the client computes from the header, as the manifest says)::
+image's observer, which the client computes from the header, as the manifest says; for a
+model with the reference pair, AISFM 3.0, the last three are the rotated reference AIA,
+HMI and mask channels of :mod:`data_prep.reference`)::
 
     serving_default      -> magnetogram: float32 (batch, H, W, 1) in [-1, 1]
     magnetogram_gauss    -> magnetogram_gauss: the same in Gauss, clipped to the
@@ -182,17 +184,26 @@ def run_tflite(path: Path, euv: np.ndarray) -> np.ndarray:
 
 def parity_input(config: dict[str, Any]) -> np.ndarray:
     """A realistic normalised input (toy Sun, seed 0, in every EUV channel; with the
-    latitude channel, the plane seen from B0 = 5 deg at 1 au), (1, H, W, C) float32."""
+    latitude channel, the plane seen from B0 = 5 deg at 1 au; with the reference pair, the
+    toy Sun of seed 1 as the reference, seen on the disk), (1, H, W, C) float32."""
     from data_prep.latitude import sin_latitude_image
     from data_prep.toysun import make_toy_sun
 
     data = config["data"]
     size, radius_px = int(data["image_size"]), float(data["radius_px"])
-    euv_scaling, _ = data_normalizations(config)
+    euv_scaling, magnetogram_scaling = data_normalizations(config)
     sun = make_toy_sun(size, seed=0, rsun_fraction=radius_px / size)
     channels = [euv_scaling.normalize(sun.euv_dn_s)] * len(data["input_channels"])
     if data["latitude_channel"]:
         channels.append(sin_latitude_image(size, radius_px, 5.0, AU_RSUN))
+    if data["reference_pair"]:
+        from data_prep.geometry import disk_mask
+
+        earlier = make_toy_sun(size, seed=1, rsun_fraction=radius_px / size)
+        seen = disk_mask(size, radius_px)
+        channels += [np.where(seen, euv_scaling.normalize(earlier.euv_dn_s), 0.0),
+                     np.where(seen, magnetogram_scaling.normalize(earlier.magnetogram_gauss), 0.0),
+                     seen.astype(np.float32)]
     return np.stack(channels, axis=-1)[None].astype(np.float32)
 
 
@@ -297,7 +308,14 @@ def export(model: str | os.PathLike, out: str | os.PathLike | None = None,
                           "the last channel: sin(heliographic latitude) of each pixel seen "
                           "from the image's observer (data_prep.latitude.sin_latitude_image "
                           "with the header's B0 and distance), not normalised further"
-                          if data["latitude_channel"] else None)},
+                          if data["latitude_channel"] else None),
+                      "reference_pair": (
+                          "the last three channels: the reference AIA image (normalised as "
+                          "the EUV), the reference HMI field (normalised as the output) and "
+                          "the mask (1 seen, 0 not; the other two 0 there), rotated to the "
+                          "input's time and view (data_prep.reference.rotated_reference); all "
+                          "three 0 without a reference"
+                          if data["reference_pair"] else None)},
             "outputs": {
                 "serving_default": {
                     "name": "magnetogram", "dtype": "float32", "unit": "normalised",

@@ -49,6 +49,10 @@ from data_prep.geometry import radial_distance
 from data_prep.pairing import expand_paths, group_channels
 from data_prep.prep import input_image
 from data_prep.prepare import prepare_map
+from data_prep.reference import (MAX_CENTRE_OFFSET_DEG, ReferencePair, ReferencePreparation,
+                                 far_side_reference, reference_cards, reference_channels,
+                                 scan_archive)
+from data_prep.reference import no_reference as no_reference_channels
 from data_prep.progress import Progress
 from solarmaggan._version import __version__
 from solarmaggan.config import data_normalizations
@@ -180,6 +184,60 @@ def prepare_input(path: Path, config: dict[str, Any], any_wavelength: bool = Fal
     )
 
 
+def reference_pair_archive(config: dict[str, Any], model_file: Path, sources: Any,
+                           no_reference: bool) -> list[ReferencePair] | None:
+    """The reference archive a model with ``data.reference_pair`` needs (None with
+    ``no_reference``); a model without it refuses both options. One-line errors, before
+    anything is written."""
+    data = config["data"]
+    if not data["reference_pair"]:
+        if sources is not None or no_reference:
+            raise ValueError(f"{model_file}: this model (preset {config.get('name')}) takes no "
+                             "reference pair: leave out --reference-archive and --no-reference")
+        return None
+    if sources is not None and no_reference:
+        raise ValueError("--reference-archive and --no-reference exclude each other")
+    if no_reference:
+        return None
+    if sources is None:
+        raise ValueError(f"{model_file}: this model (preset {config.get('name')}) takes a "
+                         "reference pair (AISFM 3.0): give --reference-archive with SDO/AIA + "
+                         "HMI files, or --no-reference to run without one")
+    return scan_archive(sources, data["input_channels"][0]["wavelength"],
+                        float(data["pair_tolerance_s"]))
+
+
+def input_reference(prepared_map: Any, config: dict[str, Any],
+                    archive: list[ReferencePair] | None, name: str
+                    ) -> tuple[ReferencePair | None, np.ndarray | None]:
+    """(the reference pair, its three channels) for one prepared input: (None, None) for a
+    model without the reference pair, (None, zeros) with ``--no-reference``; an input the
+    archive has no reference for is refused (ValueError naming it)."""
+    data = config["data"]
+    if not data["reference_pair"]:
+        return None, None
+    if archive is None:
+        return None, no_reference_channels(int(data["image_size"]))
+    centre = float(prepared_map.carrington_longitude.to_value("deg"))
+    max_lag = float(data["reference_lag_days"][1])
+    pair = far_side_reference(archive, prepared_map.date.unix, centre, max_lag)
+    if pair is None:
+        raise ValueError(f"{name}: no reference pair in the archive: no AIA + HMI pair of the "
+                         f"{max_lag:g} days before {prepared_map.date.isot[:19]} had Carrington "
+                         f"longitude {centre:.1f} deg within {MAX_CENTRE_OFFSET_DEG:g} deg of its "
+                         "central meridian (give older files, or --no-reference)")
+    return pair, reference_channels(pair, prepared_map, ReferencePreparation.from_data(data))
+
+
+def reference_history(pair: ReferencePair | None, time_unix: float) -> str:
+    """The HISTORY card of an output's reference pair."""
+    if pair is None:
+        return "reference pair: none (--no-reference: the three reference channels 0)"
+    return (f"reference pair: {Path(pair.euv_path).name} + {Path(pair.magnetogram_path).name}, "
+            f"{pair.time_iso[:19]}, {(time_unix - pair.time_unix) / 86400:.2f} days earlier, "
+            "rotated with sunpy's propagate_with_solar_surface")
+
+
 def aia_histogram_reference(path: str | os.PathLike, config: dict[str, Any]) -> np.ndarray:
     """The on-disk intensities (DN/s, 1-D) of an AIA image prepared as the model's training
     inputs were (frame, mask, median scaling): the target distribution of ``generate
@@ -267,6 +325,8 @@ def generate(
     keep_samples: bool = False,
     seed: int = 0,
     histogram_reference: str | os.PathLike | None = None,
+    reference_archive: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    no_reference: bool = False,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
 
@@ -288,6 +348,13 @@ def generate(
     A model of several EUV channels takes sets of files grouped by header wavelength and
     time (see the module notes), within ``tolerance_s`` seconds (default: the
     configuration's ``pair_tolerance_s``); ``any_wavelength`` is for one-channel models.
+
+    A model with the reference pair (``data.reference_pair``, AISFM 3.0) needs
+    ``reference_archive`` (SDO/AIA + HMI files or folders): each input gets the most recent
+    archive pair, at most ``data.reference_lag_days[1]`` days old, in which the same part
+    of the Sun faced Earth (:func:`data_prep.reference.far_side_reference`), rotated to the
+    input's time and view; an input without one is reported as failed. ``no_reference``
+    is the explicit fallback: the three channels 0 (nothing seen).
 
     Returns ``{"written": [...], "skipped": [...], "failed": [{"path", "reason"}]}``; a bad
     input (or incomplete set) is reported and the rest are still processed.
@@ -318,6 +385,7 @@ def generate(
     off_disk_pixels = radial_distance(size) > mask_rsun * radius_px
     reference = (None if histogram_reference is None
                  else aia_histogram_reference(histogram_reference, config))
+    archive = reference_pair_archive(config, model_file, reference_archive, no_reference)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"written": [], "skipped": [], "failed": []}
@@ -329,7 +397,7 @@ def generate(
     else:
         sets = [(path, [path]) for path in paths]
     bar = Progress(len(sets), "generate", unit="images", enabled=progress, every=1)
-    batch: list[tuple[Path, list[Path], list[Any]]] = []
+    batch: list[tuple[Path, list[Path], list[Any], Any]] = []
     batches_drawn = 0  # each batch's dropout masks get their own seed
 
     def flush() -> None:
@@ -338,8 +406,9 @@ def generate(
             return
         # each channel normalised with the model's record, stacked in the model's order,
         # then the latitude plane of the input's own observer if the model uses it
-        euv = np.stack([input_image(maps, euv_scaling, radius_px, data["latitude_channel"])
-                        for _, _, maps in batch])
+        euv = np.stack([input_image(maps, euv_scaling, radius_px, data["latitude_channel"],
+                                    reference_image)
+                        for _, _, maps, (_, reference_image) in batch])
         if samples is None:
             generated = np.asarray(generator(euv, training=False))[None, ..., 0]
         else:
@@ -348,7 +417,7 @@ def generate(
                                      seed=seed + 10_000 * batches_drawn,
                                      stochastic_inference=modes)[..., 0]
             batches_drawn += 1
-        for number, (source, files, maps) in enumerate(batch):
+        for number, (source, files, maps, (reference_pair, _)) in enumerate(batch):
             prepared = maps[0]
             layers: list[Any] = []
             uncertainty = None
@@ -373,7 +442,12 @@ def generate(
             history += [
                 f"generated by solarmaggan {__version__} with {model_file.name}, "
                 f"preset {config.get('name')}, clipped to +-{limit:g} G, off-disk {off_disk}"]
+            if data["reference_pair"]:
+                history += [reference_history(reference_pair, prepared.date.unix)]
             header = output_header(prepared, config, model_file, source, limit)
+            if data["reference_pair"]:
+                header.update({key.lower(): value for key, value in
+                               reference_cards(reference_pair, prepared.date.unix).items()})
             if samples is not None:
                 header.update({"uncmeth": method, "nsamples": samples, "uncscale": scale,
                                "uncseed": seed})
@@ -397,11 +471,12 @@ def generate(
             continue
         try:
             maps = [prepare_input(file, config, any_wavelength, reference) for file in files]
+            reference_input = input_reference(maps[0], config, archive, str(source))
         except (FitsInputError, ValueError, FileNotFoundError) as err:
             report["failed"].append({"path": str(source), "reason": str(err)})
             bar.update()
             continue
-        batch.append((source, files, maps))
+        batch.append((source, files, maps, reference_input))
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -148,6 +148,13 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "latitude_channel": Setting("bool", meaning="sin(heliographic latitude) of each pixel, "
                                                     "from the observer's B0, as one more "
                                                     "input channel"),
+        "reference_pair": Setting("bool", meaning="AISFM 3.0's reference pair: the most recent "
+                                                  "SDO AIA + HMI pair of the same part of the "
+                                                  "Sun, rotated to the input's time and view, "
+                                                  "as three more input channels"),
+        "reference_lag_days": Setting("range", minimum=0, meaning="training: the reference's "
+                                                                  "age, days (drawn uniformly); "
+                                                                  "far side: the oldest used"),
         "far_side_channels": Setting("channels", meaning="far-side EUV channels, in order"),
         "target_channel": Setting("channel", meaning="the magnetogram channel"),
         "magnetogram_limit_gauss": Setting("float", above=0, meaning="clip limit, G"),
