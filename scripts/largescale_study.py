@@ -49,7 +49,12 @@ VARIANTS = {
     "resize": ({}, ["model.upsampling=resize"]),
     "range_3000": ({"magnetogram_limit_gauss": 3000.0}, ["data.magnetogram_limit_gauss=3000.0"]),
     "no_latitude": ({"latitude_channel": False}, ["data.latitude_channel=false"]),
-    "combined": ({"reference_pair": True}, ["data.reference_pair=true", "model.upsampling=resize",
+    # the reference with the lags far-side use saw here (6.9-39 days, median 11: STEREO-A
+    # and Solar Orbiter see what faced Earth a week or so before)
+    "reference_lag_7": ({"reference_pair": True, "reference_lag_days": (6.5, 40.5)},
+                        ["data.reference_pair=true", "data.reference_lag_days=[6.5, 40.5]"]),
+    # the two that helped on their own (resize did not: see the docs)
+    "combined": ({"reference_pair": True}, ["data.reference_pair=true",
                                             "training.lambda_large_scale=100.0"]),
 }
 
@@ -70,6 +75,7 @@ def pair_file(demo: Path, out: Path, name: str, prep_overrides: dict) -> Path:
     if not prep_overrides:
         return demo / "data" / "pairs.h5"
     key = "_".join(f"{k}-{v}" for k, v in sorted(prep_overrides.items()))
+    key = "".join(c for c in key.replace(", ", "-") if c.isalnum() or c in "._-")
     path = out / "pairs" / f"{key}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,9 +206,10 @@ def causes(demo: Path, out: Path, heldout: Path) -> dict:
 def table(study: dict) -> str:
     bands = [band for band in ("s90_s40", "s40_s10", "s10_n10", "n10_n40", "n40_n90")]
     lines = ["| variant | far-side pixel CC | " + " | ".join(f"bias {b} [G]" for b in bands)
-             + " | axial dipole ratio | open area ratio | largest far band bias (B_r) [G] | "
-               "Jaccard gap closed | SS CC gap closed | far CC gap closed |",
-             "|---|" + "---:|" * (len(bands) + 7)]
+             + " | axial dipole ratio | open area ratio | l=1-4 harmonic error [G] | "
+               "largest far band bias (B_r) [G] | Jaccard gap closed | SS CC gap closed | "
+               "far CC gap closed |",
+             "|---|" + "---:|" * (len(bands) + 8)]
     for name, variant in study["variants"].items():
         bias = {row["band"]: row["bias_gauss"] for row in variant["far_side_bands"]}
         targets, gaps = variant["large_scale_targets"], variant["gap_closed"]
@@ -210,10 +217,31 @@ def table(study: dict) -> str:
             f"| {name} | {variant['far_side_pixel_cc']:.3f} | "
             + " | ".join(f"{bias[b]:+.2f}" for b in bands)
             + f" | {targets['axial_dipole_ratio']:.2f} | {targets['open_area_ratio']:.2f} | "
+              f"{variant['maps']['ai']['harmonic_error_gauss']:.2f} | "
               f"{targets['largest_far_band_bias_gauss']:.2f} | "
             + " | ".join(f"{gaps.get(key, float('nan')):+.2f}" for key in
                          ("open_jaccard", "source_surface_cc", "far_cc")) + " |")
     return "\n".join(lines)
+
+
+def profiles_figure(out: Path, study: dict) -> None:
+    """``OUT/band_profiles.png``: the held-out far side's mean B_LOS by latitude, the truth
+    and each variant (from their far-side evaluations)."""
+    from solarmaggan import largescale
+    from solarmaggan.plotting import band_profile_figure
+
+    profiles = {}
+    for name in study["variants"]:
+        report = json.loads((out / "variants" / name / "far_side_evaluation"
+                             / "report.json").read_text())
+        profile = report["large_scale"]["profile"]
+        profiles.setdefault("truth (+-100 G)", profile["true_gauss"])
+        profiles[name] = profile["generated_gauss"]
+    band_profile_figure(out / "band_profiles.png", largescale.PROFILE_EDGES_DEG,
+                        {k: [np.nan if v is None else v for v in values]
+                         for k, values in profiles.items()},
+                        "held-out far side (STEREO-A/B, Solar Orbiter): mean B_LOS by latitude",
+                        "mean B_LOS [G]")
 
 
 def main() -> int:
@@ -244,6 +272,7 @@ def main() -> int:
         study["causes"] = causes(args.demo, args.out, heldout)
         path.write_text(json.dumps(study, indent=1, default=float))
     (args.out / "study.md").write_text(table(study) + "\n")
+    profiles_figure(args.out, study)
     print(table(study))
     print(json.dumps(study.get("causes", {}), indent=1))
     return 0
