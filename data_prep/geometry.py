@@ -93,7 +93,7 @@ def full_sun_latitudes_deg(rows: int) -> np.ndarray:
 
 
 def longitude_distance_deg(a: Any, b: Any) -> np.ndarray:
-    """|a - b| of longitudes (deg) wrapped to [0, 180]."""
+    """abs(a - b) of longitudes (deg) wrapped to [0, 180]."""
     return np.abs((np.asarray(a) - np.asarray(b) + 180.0) % 360.0 - 180.0)
 
 
