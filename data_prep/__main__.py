@@ -92,7 +92,7 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
                              "preset's)")
     parser.add_argument("--reference-lag-days", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="the reference's age, days, drawn uniformly (default: the "
-                             "preset's, 13.5 40.5)")
+                             "preset's, 6.5 40.5)")
     parser.add_argument("--val-months", type=int, nargs="+",
                         help="validation months (default: the preset's, 8)")
     parser.add_argument("--test-months", type=int, nargs="+",

@@ -25,8 +25,11 @@ Which reference (both rules documented, both recorded with the pair or the outpu
 * **training** (``prep``): near-side pairs would find themselves a minute back, which
   far-side use never sees. Each training pair takes a reference drawn at random (seeded by
   its time) from the archive's pairs observed ``data.reference_lag_days`` = [low, high]
-  days earlier (default half a rotation to one and a half: 13.5-40.5 days), so that it
-  learns from references of every age and coverage the far side will bring
+  days earlier (default 6.5-40.5 days: STEREO and Solar Orbiter, 90-180 degrees from
+  Earth, see what faced Earth one to two weeks before; the far side of the large-scale
+  study took references 6.9-39 days old, median 11, and training on 13.5-40.5 days
+  measured worse, docs/guide/large_scale.md), so that it learns from references of
+  every age and coverage the far side will bring
   (:func:`training_reference`);
 * **far side** (``generate``): the most recent archive pair observed at most ``high`` days
   earlier whose Earth-facing central meridian (Carrington longitude L0) lies within
@@ -37,6 +40,7 @@ Which reference (both rules documented, both recorded with the pair or the outpu
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,7 +48,7 @@ import numpy as np
 from data_prep.geometry import MU_FLOOR, disk_mask, longitude_distance_deg, mu_map
 from data_prep.normalization import Normalization
 
-DEFAULT_LAG_DAYS = (13.5, 40.5)  # half a rotation to one and a half (synodic 27.3 days)
+DEFAULT_LAG_DAYS = (6.5, 40.5)  # a quarter rotation to one and a half (synodic 27.3 days)
 MAX_CENTRE_OFFSET_DEG = 15.0  # far side: the reference's L0 this close to the input's centre
 MASK_CHANNEL = "reference mask"
 DAY_S = 86400.0
@@ -198,11 +202,14 @@ class ReferencePreparation:
                    magnetogram_normalization(data["magnetogram_limit_gauss"]))
 
 
-def reference_channels(reference: ReferencePair, target_map: Any,
-                       preparation: ReferencePreparation) -> np.ndarray:
-    """The reference pair's three channels (H, W, 3) for ``target_map`` (the input's first
-    prepared channel): the reference's AIA and HMI files prepared as ``preparation`` says
-    (:func:`data_prep.prepare.prepare_map`), then rotated (:func:`rotated_reference`)."""
+@functools.lru_cache(maxsize=16)
+def prepared_reference(reference: ReferencePair, preparation: ReferencePreparation
+                       ) -> tuple[Any, Any]:
+    """The reference's AIA (DN/s) and HMI (G) files prepared as ``preparation`` says
+    (:func:`data_prep.prepare.prepare_map`), as sunpy maps. Cached (the last 16 pairs in
+    a process): one archive pair serves many inputs (a far-side time's STEREO-A, STEREO-B
+    and Solar Orbiter images, training pairs days apart), and preparing a 4096 x 4096 file
+    costs more than the rotation."""
     from data_prep.prepare import prepare_map
 
     euv_map = prepare_map(reference.euv_path, "aia", preparation.image_size,
@@ -213,6 +220,15 @@ def reference_channels(reference: ReferencePair, target_map: Any,
     magnetogram_map = prepare_map(reference.magnetogram_path, "hmi", preparation.image_size,
                                   preparation.radius_px,
                                   mask_radius_rsun=preparation.magnetogram_mask_rsun)
+    return euv_map, magnetogram_map
+
+
+def reference_channels(reference: ReferencePair, target_map: Any,
+                       preparation: ReferencePreparation) -> np.ndarray:
+    """The reference pair's three channels (H, W, 3) for ``target_map`` (the input's first
+    prepared channel): the reference's files prepared (:func:`prepared_reference`), then
+    rotated (:func:`rotated_reference`)."""
+    euv_map, magnetogram_map = prepared_reference(reference, preparation)
     return rotated_reference(euv_map, magnetogram_map, target_map, preparation.euv_normalization,
                              preparation.magnetogram_normalization, preparation.radius_px)
 

@@ -3,14 +3,16 @@
     python scripts/largescale_study.py --demo demo --out runs/largescale [--variants ...]
 
 Takes a finished ``solarmaggan demo`` folder (its year-long toy-Sun campaign, its pair file
-and its trained model, the ``baseline``) and
+and its trained model, reused by the variant whose recipe it is) and
 
 1. observes a **held-out campaign** of the same toy Sun (seed 0: the state depends only on
    the seed and the time) from 2011-08-04 to 2011-10-30, daily from Earth and every third
    day from STEREO-A, STEREO-B and Solar Orbiter, so that the corona experiment has 16+
    test-month times (each with 27 days of earlier HMI files for the synoptic map);
-2. trains each **variant** with the demo's recipe (``quick_latitude``, 2,000 steps, seed 0)
-   and one change, on the demo's campaign (its own pair file where the data differ);
+2. trains each **variant**: the first demo's recipe (``quick_latitude``, 2,000 steps, seed 0)
+   and one change, or the demo's recipe since issue 29 (``quick_reference``), on the demo's
+   campaign (its own pair file where the data differ; the demo's pair file and model where
+   the variant's configuration is the demo's);
 3. for each, generates the held-out far side (STEREO-A/B EUVI 304, Solar Orbiter FSI 304;
    the reference variants with the SDO files of both campaigns as ``--reference-archive``),
    scores it against the truth (``evaluate --generated --truth``: pixel CC, band means,
@@ -36,26 +38,38 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PRESET = "quick_latitude"
 STEPS = 2000
 HELD_OUT = {"start": "2011-08-04T00:00:00", "days": 88.0, "cadence_hours": 24.0,
             "far_side_every": 3}
 CORONA = {"shape": (90, 180), "nr": 25, "seeds": (90, 46), "times": 16}
-# variant -> (prep overrides, configuration overrides): the demo's recipe and one change
+# the first reference pair's training lags (half a rotation to one and a half)
+LAGS_13 = {"reference_pair": True, "reference_lag_days": (13.5, 40.5)}
+LAGS_13_OVERRIDES = ["data.reference_pair=true", "data.reference_lag_days=[13.5, 40.5]"]
+# variant -> (preset, prep overrides, configuration overrides): a recipe and one change
 VARIANTS = {
-    "baseline": ({}, []),
-    "reference": ({"reference_pair": True}, ["data.reference_pair=true"]),
-    "large_scale_loss": ({}, ["training.lambda_large_scale=100.0"]),
-    "resize": ({}, ["model.upsampling=resize"]),
-    "range_3000": ({"magnetogram_limit_gauss": 3000.0}, ["data.magnetogram_limit_gauss=3000.0"]),
-    "no_latitude": ({"latitude_channel": False}, ["data.latitude_channel=false"]),
+    "baseline": ("quick_latitude", {}, []),
+    "reference": ("quick_latitude", LAGS_13, LAGS_13_OVERRIDES),
+    "large_scale_loss": ("quick_latitude", {}, ["training.lambda_large_scale=100.0"]),
+    "resize": ("quick_latitude", {}, ["model.upsampling=resize"]),
+    "range_3000": ("quick_latitude", {"magnetogram_limit_gauss": 3000.0},
+                   ["data.magnetogram_limit_gauss=3000.0"]),
+    "no_latitude": ("quick_latitude", {"latitude_channel": False}, ["data.latitude_channel=false"]),
     # the reference with the lags far-side use saw here (6.9-39 days, median 11: STEREO-A
-    # and Solar Orbiter see what faced Earth a week or so before)
-    "reference_lag_7": ({"reference_pair": True, "reference_lag_days": (6.5, 40.5)},
-                        ["data.reference_pair=true", "data.reference_lag_days=[6.5, 40.5]"]),
+    # and Solar Orbiter see what faced Earth a week or so before): quick_reference, the
+    # demo's recipe since
+    "reference_lag_7": ("quick_reference", {}, []),
     # the two that helped on their own (resize did not: see the docs)
-    "combined": ({"reference_pair": True}, ["data.reference_pair=true",
-                                            "training.lambda_large_scale=100.0"]),
+    "combined": ("quick_latitude", LAGS_13, [*LAGS_13_OVERRIDES,
+                                             "training.lambda_large_scale=100.0"]),
+    # a second training seed of the demo's recipe and of the first: the spread of one draw
+    "baseline_seed1": ("quick_latitude", {}, ["training.seed=1"]),
+    "reference_lag_7_seed1": ("quick_reference", {}, ["training.seed=1"]),
+    # the AISFM range on the demo's recipe, trained three times as long, with AISFM 3.0's
+    # scale-free correlation-coefficient loss (lambda_CC 5, 4 scales): at +-3000 G the quiet
+    # Sun's +-20 G are +-0.007 of the normalised range, where pixel L1 hardly pulls
+    "range_3000_cc": ("quick_reference", {"magnetogram_limit_gauss": 3000.0},
+                      ["data.magnetogram_limit_gauss=3000.0", "training.lambda_cc=5.0",
+                       "training.steps=6000"]),
 }
 
 
@@ -69,18 +83,40 @@ def held_out_campaign(out: Path) -> tuple[Path, dict]:
     return folder, record
 
 
-def pair_file(demo: Path, out: Path, name: str, prep_overrides: dict) -> Path:
+def demo_recipe(demo: Path) -> tuple[str, dict]:
+    """The demo's preset name and its run's saved configuration."""
+    config = json.loads((demo / "run" / "config.json").read_text())
+    return config["name"], config
+
+
+def variant_config(demo: Path, preset: str, overrides: list[str], data_file: Path) -> dict:
+    from solarmaggan.config import resolve_config
+
+    return resolve_config(preset, ["training.seed=0", f"training.steps={STEPS}", *overrides],
+                          data_file=data_file)
+
+
+def is_demo_recipe(demo: Path, preset: str, prep_overrides: dict, overrides: list[str]) -> bool:
+    """Whether a variant is the demo's own run (same preset, same resolved sections)."""
+    name, saved = demo_recipe(demo)
+    if prep_overrides or name != preset:
+        return False
+    config = variant_config(demo, preset, overrides, demo / "data" / "pairs.h5")
+    return all(config[section] == saved[section] for section in ("data", "model", "training"))
+
+
+def pair_file(demo: Path, out: Path, name: str, preset: str, prep_overrides: dict) -> Path:
     from data_prep.prep import PrepSettings, build_pair_file
 
-    if not prep_overrides:
+    if not prep_overrides and demo_recipe(demo)[0] == preset:
         return demo / "data" / "pairs.h5"
-    key = "_".join(f"{k}-{v}" for k, v in sorted(prep_overrides.items()))
+    key = "_".join(f"{k}-{v}" for k, v in sorted({"preset": preset, **prep_overrides}.items()))
     key = "".join(c for c in key.replace(", ", "-") if c.isalnum() or c in "._-")
     path = out / "pairs" / f"{key}.h5"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         campaign = demo / "data" / "campaign"
-        settings = PrepSettings.from_preset(PRESET, **prep_overrides)
+        settings = PrepSettings.from_preset(preset, **prep_overrides)
         record = build_pair_file([campaign / "sdo" / "aia"], [campaign / "sdo" / "hmi"], path,
                                  settings, progress=True)
         print(f"{name}: {path}: {record['samples']} pairs"
@@ -89,17 +125,16 @@ def pair_file(demo: Path, out: Path, name: str, prep_overrides: dict) -> Path:
     return path
 
 
-def trained_run(demo: Path, out: Path, name: str, pairs: Path, overrides: list[str]) -> Path:
-    from solarmaggan.config import resolve_config
+def trained_run(demo: Path, out: Path, name: str, pairs: Path, preset: str,
+                prep_overrides: dict, overrides: list[str]) -> Path:
     from solarmaggan.training import train
 
-    if name == "baseline":
+    if is_demo_recipe(demo, preset, prep_overrides, overrides):
         return demo / "run"  # the demo's own model: the same recipe, the same seed
     run = out / "runs" / name
     if (run / "best_generator.keras").exists() and (run / "done").exists():
         return run
-    config = resolve_config(PRESET, ["training.seed=0", f"training.steps={STEPS}", *overrides],
-                            data_file=pairs)
+    config = variant_config(demo, preset, overrides, pairs)
     train(config, pairs, run, resume=(run / "config.json").exists(), progress=True)
     (run / "done").write_text("trained\n")
     return run
@@ -113,14 +148,15 @@ def far_side_inputs(heldout: Path, record: dict) -> list[Path]:
             if int(read_header(path).get("WAVELNTH", 0)) == 304]
 
 
-def score_variant(name: str, run: Path, heldout: Path, record: dict, demo: Path, out: Path,
-                  uses_reference: bool) -> dict:
+def score_variant(name: str, run: Path, heldout: Path, record: dict, demo: Path, out: Path
+                  ) -> dict:
     from solarmaggan.evaluate_fits import evaluate_fits
     from solarmaggan.fullsun.experiment import ExperimentSettings, run_experiment
     from solarmaggan.generate import generate
 
     folder = out / "variants" / name
     generated = folder / "far_side_magnetograms"
+    uses_reference = json.loads((run / "config.json").read_text())["data"]["reference_pair"]
     archive = None
     if uses_reference:
         archive = [demo / "data" / "campaign" / "sdo" / "aia", demo / "data" / "campaign" / "sdo" / "hmi",
@@ -260,12 +296,11 @@ def main() -> int:
     for name in args.variants:
         if name in study["variants"]:
             continue
-        prep_overrides, overrides = VARIANTS[name]
-        print(f"\n== {name}: {prep_overrides or ''} {' '.join(overrides)}", flush=True)
-        pairs = pair_file(args.demo, args.out, name, prep_overrides)
-        run = trained_run(args.demo, args.out, name, pairs, overrides)
-        study["variants"][name] = score_variant(name, run, heldout, record, args.demo, args.out,
-                                                bool(prep_overrides.get("reference_pair")))
+        preset, prep_overrides, overrides = VARIANTS[name]
+        print(f"\n== {name}: {preset} {prep_overrides or ''} {' '.join(overrides)}", flush=True)
+        pairs = pair_file(args.demo, args.out, name, preset, prep_overrides)
+        run = trained_run(args.demo, args.out, name, pairs, preset, prep_overrides, overrides)
+        study["variants"][name] = score_variant(name, run, heldout, record, args.demo, args.out)
         path.write_text(json.dumps(study, indent=1, default=float))
         print(table(study), flush=True)
     if "baseline" in study["variants"] and "causes" not in study:

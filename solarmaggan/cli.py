@@ -384,6 +384,11 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="models with the reference pair (AISFM 3.0): SDO/AIA + HMI files "
                              "or folders; each input takes the most recent pair in which the "
                              "same part of the Sun faced Earth, rotated to its time and view")
+    parser.add_argument("--reference-max-offset", metavar="DEG", type=float, default=15.0,
+                        help="models with the reference pair: how far the pair's Earth-facing "
+                             "central meridian may lie from the input's disk centre, degrees "
+                             "(default 15, for a pair a day or more; about 6.6 N for one pair "
+                             "every N days)")
     parser.add_argument("--no-reference", action="store_true",
                         help="models with the reference pair: run without one (its channels "
                              "0, as for a part of the Sun never seen from Earth)")
@@ -417,7 +422,8 @@ def run_generate(args: argparse.Namespace) -> int:
                       samples=args.samples, dropout=args.dropout,
                       keep_samples=args.keep_samples, seed=args.seed,
                       histogram_reference=args.histogram_reference,
-                      reference_archive=args.reference_archive, no_reference=args.no_reference)
+                      reference_archive=args.reference_archive, no_reference=args.no_reference,
+                      reference_max_offset_deg=args.reference_max_offset)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

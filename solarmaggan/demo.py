@@ -10,9 +10,11 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    line-of-sight field, Solar Orbiter's as SO/PHI would see it; Carrington maps):
    ``solarmaggan toysun campaign``;
 2. prep: the AIA and HMI files paired by time, calibrated, aligned, normalised into the
-   HDF5 pair format, with the latitude channel (``solarmaggan prep``, the
-   ``quick_latitude`` preset: ``quick``'s frame plus sin(latitude) from each image's B0);
-3. train: the ``quick_latitude`` preset for 2,000 steps (TensorBoard logs, checkpoints,
+   HDF5 pair format, with the latitude channel and the reference pair (``solarmaggan
+   prep``, the ``quick_reference`` preset: ``quick``'s frame plus sin(latitude) from each
+   image's B0, plus AISFM 3.0's reference pair: an AIA + HMI pair of the same files
+   6.5-40.5 days older, rotated to the pair's time);
+3. train: the ``quick_reference`` preset for 2,000 steps (TensorBoard logs, checkpoints,
    best generator);
 4. evaluate: the held-out test months, near side (pixel CC on the disk, SSIM, RMSE, flux),
    with ``SAMPLES`` Monte Carlo dropout samples an image: the spread scale fitted on the
@@ -20,7 +22,8 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    (``coverage_1sigma``);
 5. generate: far-side magnetograms (FITS + PNG) from the STEREO EUVI and Solar Orbiter
    EUI/FSI files of the held-out months, with their samples and uncertainty (``generate --samples
-   --keep-samples``);
+   --keep-samples``), each with its reference pair from the campaign's SDO files
+   (``--reference-archive``: the last time that part of the Sun faced Earth);
 6. far side: those magnetograms against the truth each spacecraft would have measured
    (``solarmaggan evaluate --generated --truth --samples``; ``far_side_coverage_1sigma``;
    by observer and by distance: ``far_side_pixel_cc_by_observer``, ``..._by_distance``);
@@ -50,11 +53,15 @@ from data_prep.fitsio import observation_time, read_header
 from data_prep.splits import SplitRule
 
 SETTINGS = {
-    # campaign (detector pixels, days, times, far-side cadence), prep frame, preset overrides
+    # campaign (detector pixels, days, times, far-side cadence), prep frame, preset overrides,
+    # the far side's reference rule (its SDO files are 3.8 days apart, 50 deg of rotation, so
+    # the nearest Earth-facing meridian can lie 25 deg from a far-side centre; the small
+    # demo's 15 days apart: any pair of the last 40.5 days)
     # 2,000 steps of the preset's 3,000: the demo stays within 15 minutes on the slower
     # 2-core AMD EPYC VMs (3.1-3.45 steps/s; an Intel Xeon with AMX VM trains at 4.5 steps/s)
     "full": {"size": 512, "days": 365.0, "times": 96, "far_side_every": 2, "frame": None,
-             "overrides": ["training.steps=2000"], "corona": {"times": 2, "shape": (90, 180), "nr": 25,
+             "overrides": ["training.steps=2000"], "reference_max_offset_deg": 26.0,
+             "corona": {"times": 2, "shape": (90, 180), "nr": 25,
                                          "seeds": (90, 46)}},
     "small": {"size": 128, "days": 365.0, "times": 24, "far_side_every": 1, "frame": (64, 24.5),
               "overrides": [
@@ -62,15 +69,18 @@ SETTINGS = {
         "model.discriminator_max_filters=32", "training.steps=60", "training.log_every=10",
         "training.validation_every=30", "training.image_every=30",
         "training.checkpoint_every=30", "training.validation_pairs=4"],
+              "reference_max_offset_deg": 180.0,
               "corona": {"times": 1, "shape": (30, 60), "nr": 10, "seeds": (30, 16)}},
 }
 # Solar Orbiter (EUI/FSI 304 level 2, the truth as SO/PHI would see it) at a fixed place
 # over the far side, 0.35 au from the Sun, where its disk is 2.9 times the size seen from 1 au
 SOLAR_ORBITER = "solo=150,4,0.35"
 OBSERVERS = ("earth", "stereo-a", "stereo-b", SOLAR_ORBITER)
-# quick with the latitude channel: without it the test months' B0 (+6.5 deg against the
-# training months' -2.1 deg) costs the near side its equatorial polarities (docs/benchmarks.md)
-PRESET = "quick_latitude"
+# quick with the latitude channel (without it the test months' B0, +6.5 deg against the
+# training months' -2.1 deg, costs the near side its equatorial polarities) and the reference
+# pair (without it the far side carries one polarity across each hemisphere): see
+# docs/benchmarks.md and docs/guide/large_scale.md
+PRESET = "quick_reference"
 # samples an image for the per-pixel uncertainty (Monte Carlo dropout)
 SAMPLES = 10
 
@@ -126,7 +136,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
                                      "seconds": round(time.monotonic() - start, 1)}
     print(f"{campaign}: {len(record['times'])} times, observers {', '.join(record['observers'])}")
 
-    start = _stage("prep: AIA 304 + HMI FITS -> calibrated, aligned HDF5 pairs (+ latitude)", 2, total)
+    start = _stage("prep: AIA 304 + HMI FITS -> calibrated, aligned HDF5 pairs (+ latitude, "
+                   "+ reference pair)", 2, total)
     frame = settings["frame"]
     prep_settings = PrepSettings.from_preset(
         PRESET, **({"image_size": frame[0], "radius_px": frame[1]} if frame else {}))
@@ -167,9 +178,11 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     start = _stage("generate: far-side magnetograms from STEREO EUVI and Solar Orbiter EUI/FSI "
                    "(held-out months)", 5, total)
     far_side = held_out_far_side(campaign, record, prep_settings.split_rule)
+    sdo_archive = [campaign / record["files"]["aia"], campaign / record["files"]["hmi"]]
     generated = generate(out / "run", far_side, out / "far_side_magnetograms",
                          overwrite=True, progress=progress, samples=SAMPLES, keep_samples=True,
-                         seed=seed)
+                         seed=seed, reference_archive=sdo_archive,
+                         reference_max_offset_deg=settings["reference_max_offset_deg"])
     if generated["failed"]:
         raise RuntimeError(f"far-side generation failed: {generated['failed']}")
     summary["stages"]["generate"] = {"inputs": [str(path) for path in far_side],

@@ -208,11 +208,13 @@ def reference_pair_archive(config: dict[str, Any], model_file: Path, sources: An
 
 
 def input_reference(prepared_map: Any, config: dict[str, Any],
-                    archive: list[ReferencePair] | None, name: str
+                    archive: list[ReferencePair] | None, name: str,
+                    max_offset_deg: float = MAX_CENTRE_OFFSET_DEG
                     ) -> tuple[ReferencePair | None, np.ndarray | None]:
     """(the reference pair, its three channels) for one prepared input: (None, None) for a
     model without the reference pair, (None, zeros) with ``--no-reference``; an input the
-    archive has no reference for is refused (ValueError naming it)."""
+    archive has no reference for (no pair whose L0 lay within ``max_offset_deg`` of its
+    centre) is refused (ValueError naming it)."""
     data = config["data"]
     if not data["reference_pair"]:
         return None, None
@@ -220,12 +222,13 @@ def input_reference(prepared_map: Any, config: dict[str, Any],
         return None, no_reference_channels(int(data["image_size"]))
     centre = float(prepared_map.carrington_longitude.to_value("deg"))
     max_lag = float(data["reference_lag_days"][1])
-    pair = far_side_reference(archive, prepared_map.date.unix, centre, max_lag)
+    pair = far_side_reference(archive, prepared_map.date.unix, centre, max_lag, max_offset_deg)
     if pair is None:
         raise ValueError(f"{name}: no reference pair in the archive: no AIA + HMI pair of the "
                          f"{max_lag:g} days before {prepared_map.date.isot[:19]} had Carrington "
-                         f"longitude {centre:.1f} deg within {MAX_CENTRE_OFFSET_DEG:g} deg of its "
-                         "central meridian (give older files, or --no-reference)")
+                         f"longitude {centre:.1f} deg within {max_offset_deg:g} deg of its "
+                         "central meridian (give older or more files, a larger "
+                         "--reference-max-offset, or --no-reference)")
     return pair, reference_channels(pair, prepared_map, ReferencePreparation.from_data(data))
 
 
@@ -327,6 +330,7 @@ def generate(
     histogram_reference: str | os.PathLike | None = None,
     reference_archive: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     no_reference: bool = False,
+    reference_max_offset_deg: float = MAX_CENTRE_OFFSET_DEG,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
 
@@ -353,8 +357,12 @@ def generate(
     ``reference_archive`` (SDO/AIA + HMI files or folders): each input gets the most recent
     archive pair, at most ``data.reference_lag_days[1]`` days old, in which the same part
     of the Sun faced Earth (:func:`data_prep.reference.far_side_reference`), rotated to the
-    input's time and view; an input without one is reported as failed. ``no_reference``
-    is the explicit fallback: the three channels 0 (nothing seen).
+    input's time and view; an input without one is reported as failed. The part of the
+    Sun "faced Earth" when the pair's Earth-facing central meridian L0 lay within
+    ``reference_max_offset_deg`` of the input's disk centre (default 15 deg, for archives of
+    a pair a day or more; an archive of one pair every N days needs about 6.6 N deg, half
+    the rotation between two pairs). ``no_reference`` is the explicit fallback: the three
+    channels 0 (nothing seen).
 
     Returns ``{"written": [...], "skipped": [...], "failed": [{"path", "reason"}]}``; a bad
     input (or incomplete set) is reported and the rest are still processed.
@@ -385,6 +393,9 @@ def generate(
     off_disk_pixels = radial_distance(size) > mask_rsun * radius_px
     reference = (None if histogram_reference is None
                  else aia_histogram_reference(histogram_reference, config))
+    if not 0.0 < reference_max_offset_deg <= 180.0:
+        raise ValueError(f"--reference-max-offset must lie in (0, 180] deg, got "
+                         f"{reference_max_offset_deg:g}")
     archive = reference_pair_archive(config, model_file, reference_archive, no_reference)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -471,7 +482,8 @@ def generate(
             continue
         try:
             maps = [prepare_input(file, config, any_wavelength, reference) for file in files]
-            reference_input = input_reference(maps[0], config, archive, str(source))
+            reference_input = input_reference(maps[0], config, archive, str(source),
+                                              reference_max_offset_deg)
         except (FitsInputError, ValueError, FileNotFoundError) as err:
             report["failed"].append({"path": str(source), "reason": str(err)})
             bar.update()

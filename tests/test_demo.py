@@ -30,11 +30,14 @@ def test_small_demo_runs_every_stage(small_demo):
     campaign = json.loads((out / "data" / "campaign" / "campaign.json").read_text())
     assert len(campaign["times"]) == 24
     with PairFile(saved["stages"]["prep"]["pairs"]) as pairs:
-        assert len(pairs) == 24 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))
+        # the first time has no AIA + HMI pair 6.5-40.5 days earlier for its reference
+        assert len(pairs) == 23 and all(len(pairs.split_indices(s)) for s in ("train", "val", "test"))
         assert all(name.endswith(".fits") for name in pairs.text("input_files", 0))
-        # the latitude channel of the demo's preset, from each AIA file's B0
-        assert pairs.input_channels == ["AIA 304", "sin latitude"]
+        # the demo's preset: the latitude channel, from each AIA file's B0, and the reference
+        assert pairs.input_channels == ["AIA 304", "sin latitude", "reference AIA 304",
+                                        "reference HMI LOS", "reference mask"]
         header = pairs.header(0, "input")
+        assert 6.5 <= header["REFLAG"] <= 40.5
         np.testing.assert_allclose(pairs.read(0)["input"][..., 1], sin_latitude_image(
             64, 24.5, header["hglt_obs"], header["dsun_obs"] / header["rsun_ref"]), atol=1e-3)
     events = EventAccumulator(str(out / "run" / "logs" / "train"),
@@ -71,6 +74,7 @@ def test_small_demo_runs_every_stage(small_demo):
         np.testing.assert_allclose(centre, (31.5, 31.5), atol=1e-6)
         b0 = euvi.observer_coordinate.lat.to_value(u.deg)
         assert f"sin latitude: from the observer's B0 {b0:.3f} deg" in str(generated.meta["history"])
+        assert "reference pair: " in str(generated.meta["history"]) and generated.meta["reftime"] != "none"
     export = saved["stages"]["export"]
     served = tf.saved_model.load(f"{export['folder']}/serving/1")
     assert "serving_default" in served.signatures
@@ -79,8 +83,9 @@ def test_small_demo_runs_every_stage(small_demo):
     assert manifest["outputs"]["magnetogram_samples"]["calibration_scale"] == pytest.approx(
         saved["stages"]["evaluate"]["uncertainty_scale"])
     assert "magnetogram_samples" in served.signatures
-    assert manifest["input"]["channels"] == ["AIA 304", "sin latitude"]
-    assert manifest["input"]["shape"] == [None, 64, 64, 2]
+    assert manifest["input"]["channels"] == ["AIA 304", "sin latitude", "reference AIA 304",
+                                             "reference HMI LOS", "reference mask"]
+    assert manifest["input"]["shape"] == [None, 64, 64, 5] and manifest["input"]["reference_pair"]
     assert export["parity_max_abs"]["savedmodel"] <= 1e-5 and export["parity_max_abs"]["fp32"] <= 1e-4
 
 

@@ -79,6 +79,8 @@ def test_the_reference_is_chosen_by_lag_in_training_and_by_longitude_on_the_far_
     centre = archive[50].l0_deg
     assert far_side_reference(archive, now, centre, 40.5) == archive[51]
     assert far_side_reference(archive, now, centre, 5.0) is None
+    # a sparser archive's rule (generate --reference-max-offset 30): day 52's, 26.4 deg on
+    assert far_side_reference(archive, now, centre, 40.5, 30.0) == archive[52]
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +121,15 @@ def test_a_reference_pair_model_preps_trains_generates_and_exports(reference_mod
     from solarmaggan.generate import generate
 
     folder, campaign, record, report = reference_model
-    # prep: the pairs of the first 13.5 days have no reference and are reported
+    # prep: the pairs of the first 6.5 days have no reference and are reported
     lag = report["reference_lag_days"]
-    assert 13.5 <= lag["min"] <= lag["median"] <= lag["max"] <= 40.5
+    assert 6.5 <= lag["min"] <= lag["median"] <= lag["max"] <= 40.5
     assert any("no reference pair" in entry["reason"] for entry in report["failed_preparation"])
     with PairFile(folder / "pairs.h5") as pairs:
         assert pairs.input_channels[-3:] == ["reference AIA 304", "reference HMI LOS",
                                              "reference mask"]
         header = pairs.header(0, "input")
-        assert 13.5 <= header["REFLAG"] <= 40.5 and header["REFMAG"].startswith("hmi")
+        assert 6.5 <= header["REFLAG"] <= 40.5 and header["REFMAG"].startswith("hmi")
         sample = pairs.read(0)["input"]
         assert set(np.unique(sample[..., -1])) <= {0.0, 1.0} and sample[..., -1].max() == 1.0
     # generate: STEREO-A with the SDO archive, and without (explicitly)
@@ -162,6 +164,10 @@ def test_reference_inputs_refused_with_one_line(reference_model, tmp_path):
             "--reference-archive",
             *map(str, sorted((campaign / record["files"]["aia"]).glob("*.fits"))[-1:]),
             *map(str, sorted((campaign / record["files"]["hmi"]).glob("*.fits"))[-1:])],
+        # an offset outside (0, 180] deg
+        "--reference-max-offset must lie in (0, 180]": [
+            "--reference-archive", str(campaign / record["files"]["aia"]),
+            str(campaign / record["files"]["hmi"]), "--reference-max-offset", "0"],
     }
     for expected, extra in cases.items():
         result = subprocess.run(command + extra, capture_output=True, text=True)
