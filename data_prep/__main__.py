@@ -83,13 +83,13 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="store sin(heliographic latitude) of each pixel, from the EUV "
                              "image's B0, as one more input channel (default: the preset's; "
-                             "on in quick_latitude)")
+                             "on in quick_latitude and quick_reference)")
     parser.add_argument("--reference-pair", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="AISFM 3.0's reference pair: each pair also gets an earlier AIA + "
                              "HMI pair of the files given, --reference-lag-days old, rotated "
                              "to its time and view, as three more input channels (default: the "
-                             "preset's)")
+                             "preset's; on in quick_reference)")
     parser.add_argument("--reference-lag-days", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="the reference's age, days, drawn uniformly (default: the "
                              "preset's, 6.5 40.5)")
