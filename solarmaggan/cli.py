@@ -17,6 +17,8 @@ Subcommands::
               (CEA, Carrington or Stonyhurst) with SOURCE and AGE layers and a PNG
     pfss      a full-Sun B_r map -> the PFSS corona (sunkit-magex): source-surface field,
               current sheet, open-field map, summary and figures
+    transport a full-Sun B_r map -> the same map evolved to a later time by surface flux
+              transport (no TensorFlow)
     demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
@@ -47,7 +49,7 @@ from data_prep.geometry import check_image_size
 from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
-from solarmaggan.fullsun import pfss, synchronic
+from solarmaggan.fullsun import pfss, synchronic, transport
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -136,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sheet, open-field map (sunkit-magex)")
     pfss.add_arguments(pfss_command)
     pfss_command.set_defaults(handler=pfss.run)
+    transport_command = add_command(
+        commands, "transport", "a full-Sun B_r map -> the same map evolved to a later time by "
+        "surface flux transport (differential rotation, meridional flow, diffusion)")
+    transport.add_arguments(transport_command)
+    transport_command.set_defaults(handler=transport.run)
     demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--small", action="store_true",
