@@ -15,6 +15,9 @@ import numpy as np
 #: Nominal photospheric solar radius (IAU 2015 B3, sunpy.sun.constants.radius), metres; the
 #: value for headers without RSUN_REF.
 RSUN_REF_M = 695_700_000.0
+#: the Carrington frame's sidereal rotation rate, deg/day (sunpy.sun.constants
+#: sidereal_rotation_rate, Archinal et al. 2018)
+CARRINGTON_SIDEREAL_RATE_DEG_DAY = 14.1844
 
 
 def angular_radius_arcsec(distance_m: float, rsun_m: float = RSUN_REF_M) -> float:

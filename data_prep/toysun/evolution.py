@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from data_prep.geometry import CARRINGTON_SIDEREAL_RATE_DEG_DAY
 from data_prep.toysun.field import (
     GRID_DEG, NETWORK_ELEMENTS, POLAR_GAUSS, ActiveRegion, CoronalHole, Filament, SunState,
     concatenate_elements, random_active_region, random_coronal_hole, random_filament,
@@ -43,7 +44,7 @@ from data_prep.toysun.field import (
 )
 
 EPOCH_ISO = "2000-01-01T00:00:00"  # day numbers count from here (UTC)
-CARRINGTON_RATE_DEG_DAY = 14.1844  # sidereal Carrington rotation rate
+CARRINGTON_RATE_DEG_DAY = CARRINGTON_SIDEREAL_RATE_DEG_DAY  # sidereal Carrington rotation rate
 EMERGENCE_PER_DAY = 0.3  # active regions emerging per day on the whole Sun
 GROWTH_DAYS = (1.0, 4.0)  # time to peak flux, drawn uniformly
 DECAY_DAYS = (8.0, 25.0)  # e-folding time of the flux decay, drawn uniformly

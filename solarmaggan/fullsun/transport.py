@@ -59,9 +59,9 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.geometry import RSUN_REF_M
+from data_prep.geometry import CARRINGTON_SIDEREAL_RATE_DEG_DAY, RSUN_REF_M
 
-CARRINGTON_RATE_DEG_DAY = 14.1844  # the sidereal rotation rate of the Carrington frame
+CARRINGTON_RATE_DEG_DAY = CARRINGTON_SIDEREAL_RATE_DEG_DAY  # the Carrington frame's sidereal rate
 DAY_S = 86400.0
 #: Defaults of :class:`TransportParameters` (km^2/s, m/s, hours)
 DEFAULT_DIFFUSION_KM2_S = 450.0
