@@ -6,7 +6,7 @@ at most 10 ms; a year of 6-hourly steps at 360 x 180 within 60 s on one core).
 Prints the median time of one 6-hour step (rotation, flow, diffusion; the default
 parameters) and the wall time of one year of 6-hourly steps (1,461 steps) of a random
 field; run it with OMP_NUM_THREADS=1 for the one-core figure (numpy's FFT is single-threaded).
-The year is transport only: the assimilation's per-pixel update (issue 30) is not built yet.
+The year is transport only: scripts/bench_assimilation.py times the year of assimilation.
 """
 
 from __future__ import annotations

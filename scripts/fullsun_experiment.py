@@ -1,17 +1,22 @@
 #!/usr/bin/env python
 """The experiment of Jeong et al. (2020) on the whole-Sun toy model, on a finished demo
 folder: synchronic maps (a) truth, (b) HMI + 27-day synoptic far side, (c) HMI + AI far side,
-(d) HMI + true far side, each through PFSS, scored against the truth
+(d) HMI + true far side, and the assimilations (b') SFT of HMI alone, (c') SFT + AI far side,
+(d') SFT + true far side, each through PFSS, scored against the truth
 (:mod:`solarmaggan.fullsun.experiment`).
 
 Usage:
     python scripts/fullsun_experiment.py DEMO_DIR [--times N] [--shape NLAT NLON]
         [--nr 35] [--rss 2.5] [--seeds NLON NLAT] [--out FILE.json]
+        [--campaign DIR --generated DIR] [--variance-growth G2_PER_DAY]
+        [--ai-large-scale ai|state] [--no-assimilation]
 
 DEMO_DIR is the folder of ``solarmaggan demo`` (it reads ``DEMO_DIR/data/campaign`` and the
-AI magnetograms in ``DEMO_DIR/far_side_magnetograms``). Prints the comparison table; writes
-every figure to ``--out`` (default ``DEMO_DIR/corona_full.json``). Figures:
-docs/benchmarks.md and the README (issue 18).
+AI magnetograms in ``DEMO_DIR/far_side_magnetograms``, or ``--campaign`` and
+``--generated``: another toy-Sun campaign, e.g. the held-out one of
+scripts/largescale_study.py, and AI magnetograms of it made with ``generate --samples``).
+Prints the comparison table; writes every figure to ``--out`` (default
+``DEMO_DIR/corona_full.json``). Figures: docs/guide/fullsun.md, docs/guide/assimilation.md.
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ def main() -> None:
     parser.add_argument("--rss", type=float, default=2.5)
     parser.add_argument("--seeds", type=int, nargs=2, default=(180, 90), metavar=("NLON", "NLAT"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--campaign", type=Path, default=None, help="default DEMO_DIR/data/campaign")
+    parser.add_argument("--generated", type=Path, default=None,
+                        help="default DEMO_DIR/far_side_magnetograms")
+    parser.add_argument("--variance-growth", type=float, default=None, metavar="G2_PER_DAY",
+                        help="the assimilation's variance growth (default: measured)")
+    parser.add_argument("--ai-large-scale", choices=("ai", "state"), default="ai",
+                        help="where map (c')'s far-side band means come from (default: the "
+                             "per-pixel update)")
+    parser.add_argument("--no-assimilation", action="store_true", help="maps (a)-(d) only")
     args = parser.parse_args()
 
     from data_prep.atomic import write_json_atomically
@@ -40,13 +54,17 @@ def main() -> None:
 
     settings = ExperimentSettings(shape=tuple(args.shape), nr=args.nr, rss=args.rss,
                                   seeds=tuple(args.seeds))
-    result = run_experiment(args.demo / "data" / "campaign", args.demo / "far_side_magnetograms",
-                            settings, max_times=args.times)
+    result = run_experiment(args.campaign or args.demo / "data" / "campaign",
+                            args.generated or args.demo / "far_side_magnetograms",
+                            settings, max_times=args.times, assimilate=not args.no_assimilation,
+                            growth_gauss2_per_day=args.variance_growth,
+                            ai_large_scale=args.ai_large_scale)
     print(comparison_table(result))
     out = args.out or args.demo / "corona_full.json"
     write_json_atomically(out, result, default=str)
     print(json.dumps({"out": str(out), "times": result["times"], "seconds": result["seconds"],
-                      "gap_closed": result["gap_closed"]}))
+                      "gap_closed": result["gap_closed"],
+                      "gap_closed_assimilated": result["gap_closed_assimilated"]}))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ Subcommands::
               current sheet, open-field map, summary and figures
     transport a full-Sun B_r map -> the same map evolved to a later time by surface flux
               transport (no TensorFlow)
+    assimilate  observed and AI far-side magnetograms over time -> a sequence of full-Sun
+              maps: SFT state updated by inverse variance, UNCERTAINTY and AGE layers
     demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
@@ -49,7 +51,7 @@ from data_prep.geometry import check_image_size
 from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
-from solarmaggan.fullsun import pfss, synchronic, transport
+from solarmaggan.fullsun import assimilation, pfss, synchronic, transport
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -143,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         "surface flux transport (differential rotation, meridional flow, diffusion)")
     transport.add_arguments(transport_command)
     transport_command.set_defaults(handler=transport.run)
+    assimilate_command = add_command(
+        commands, "assimilate", "observed and AI far-side magnetograms over time -> a sequence of "
+        "full-Sun maps (surface flux transport + per-pixel inverse-variance update)")
+    assimilation.add_arguments(assimilate_command)
+    assimilate_command.set_defaults(handler=assimilation.run)
     demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--small", action="store_true",

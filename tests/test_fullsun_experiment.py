@@ -51,3 +51,12 @@ def test_gap_closed_is_the_share_of_the_gap_between_synoptic_and_true_far_side()
     assert experiment.gap_closed(means, "x") == pytest.approx(0.75)
     means["ai"]["x"] = 0.3
     assert experiment.gap_closed(means, "x") == pytest.approx(-0.25)
+
+
+def test_the_assimilated_gap_starts_from_the_better_baseline():
+    means = {"synoptic": {"cc": 0.5, "hcs_distance_deg": 10.0},
+             "sft_near": {"cc": 0.6, "hcs_distance_deg": 12.0},
+             "true_far": {"cc": 1.0, "hcs_distance_deg": 2.0},
+             "sft_ai": {"cc": 0.8, "hcs_distance_deg": 6.0}}
+    assert experiment.gap_closed_assimilated(means, "cc") == pytest.approx(0.5)  # from b' 0.6
+    assert experiment.gap_closed_assimilated(means, "hcs_distance_deg") == pytest.approx(0.5)  # from b 10

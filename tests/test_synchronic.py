@@ -293,8 +293,9 @@ def test_bad_inputs_are_refused_naming_the_file(tmp_path):
     one_line_error(parse(tmp_path / "no" / "out.fits", good), "does not exist")
 
 
-def test_the_module_imports_no_tensorflow():
-    code = ("import sys, solarmaggan.fullsun.synchronic, solarmaggan.fullsun; "
+def test_the_full_sun_modules_import_no_tensorflow():
+    code = ("import sys, solarmaggan.fullsun.synchronic, solarmaggan.fullsun.transport, "
+            "solarmaggan.fullsun.assimilation, solarmaggan.fullsun.experiment; "
             "assert not {'tensorflow', 'keras', 'solarmaggan.generate', 'solarmaggan.models'} "
             "& set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)

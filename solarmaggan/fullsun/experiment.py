@@ -15,7 +15,18 @@ views of the far side, the truth) four full-Sun B_r maps are built on one CEA gr
   the STEREO views at t (the upper bound), gaps filled as in (b).
 
 (b)-(d) are made by :func:`solarmaggan.fullsun.synchronic.build_synchronic` (Carrington
-frame, its defaults otherwise). Each map is scored against (a):
+frame, its defaults otherwise). Three more come from the assimilation
+(:mod:`solarmaggan.fullsun.assimilation`: surface flux transport of a state updated pixel by
+pixel by inverse variance, started :data:`SPIN_UP_DAYS` before the first time scored from
+an unknown state, with the error model measured from the HMI files as ``assimilate``
+measures it):
+
+* (b') ``sft_near``: the HMI files alone (what ADAPT would give without far-side data);
+* (c') ``sft_ai``: the HMI files and the AI far-side magnetograms (their UNCERTAINTY);
+* (d') ``sft_true_far``: the HMI files and the true line-of-sight magnetograms of the same
+  far-side views (as observed inputs).
+
+Each map is scored against (a):
 
 * ``far_cc``: Pearson CC of B_r over the far hemisphere (Carrington longitudes more than
   90 deg from the sub-Earth longitude at t), numpy's Pearson on all those pixels;
@@ -31,6 +42,9 @@ and, after PFSS (:mod:`solarmaggan.fullsun.pfss`, the same rss, nr and seed grid
 
 ``gap_closed`` = (c - b) / (d - b) for the open-field Jaccard index and the source-surface
 CC, from the means over the times: the issue's goal is at least 0.5.
+``gap_closed_assimilated`` = (c' - best of b, b') / (d - best of b, b') for those, the
+current-sheet distance (smaller is better) and the far-side CC (issue 30: at least 0.5,
+0.75 for the far-side CC).
 
 Imports no TensorFlow. Run it on a demo folder with ``python scripts/fullsun_experiment.py``.
 """
@@ -56,7 +70,12 @@ from solarmaggan import largescale
 from solarmaggan.plotting import band_profile_figure
 
 #: The maps of the experiment, in order (see the module docstring).
-MAP_NAMES = ("truth", "synoptic", "ai", "true_far")
+MAP_NAMES = ("truth", "synoptic", "sft_near", "ai", "sft_ai", "true_far", "sft_true_far")
+#: The assimilated maps and the far-side files each takes in beside the HMI files
+#: (None: none; otherwise the :class:`CampaignTime` attribute).
+ASSIMILATED = {"sft_near": None, "sft_ai": "generated", "sft_true_far": "true_far"}
+#: The assimilation starts this many days (two rotations) before the first time scored.
+SPIN_UP_DAYS = 54.0
 #: Age of the oldest data in the synoptic fill (days): one synodic rotation.
 SYNOPTIC_DAYS = 27.0
 #: Two files belong to one campaign time when their times differ by less than this (s).
@@ -104,10 +123,12 @@ class CampaignTime:
     synoptic: list[Path]  # HMI files of [t - 27 d, t)
 
 
-def campaign_times(campaign: str | os.PathLike, generated: str | os.PathLike) -> list[CampaignTime]:
+def campaign_times(campaign: str | os.PathLike, generated: str | os.PathLike,
+                   need_history: bool = True) -> list[CampaignTime]:
     """The times of ``campaign`` at which every map can be built: an HMI file, the truth, AI
     magnetograms in ``generated`` (matched by time, one per STEREO view, as many as true
-    STEREO magnetograms at that time) and HMI files covering the preceding 27 days."""
+    STEREO magnetograms at that time) and (``need_history``) HMI files covering the
+    preceding 27 days."""
     from astropy.time import Time
 
     campaign, generated = Path(campaign), Path(generated)
@@ -124,7 +145,8 @@ def campaign_times(campaign: str | os.PathLike, generated: str | os.PathLike) ->
         earlier = [earlier_path for when, earlier_path in hmi
                    if moment - SYNOPTIC_DAYS * 86400.0 <= when < moment]
         truth_here = _at(truth, moment)
-        covered = bool(earlier) and hmi[0][0] <= moment - (SYNOPTIC_DAYS - 5.0) * 86400.0
+        covered = not need_history or (bool(earlier)
+                                       and hmi[0][0] <= moment - (SYNOPTIC_DAYS - 5.0) * 86400.0)
         if truth_here and true_far and len(generated_here) == len(true_far) and covered:
             chosen.append(CampaignTime(Time(moment, format="unix"), path, truth_here[0],
                                        generated_here, true_far, earlier))
@@ -212,7 +234,7 @@ def _truth_on_grid(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
 def build_maps(moment: CampaignTime, shape: tuple[int, int], folder: str | os.PathLike | None = None
                ) -> tuple[dict[str, np.ndarray], Any]:
-    """The four B_r maps (G, ``shape``) of :data:`MAP_NAMES` at one time, and their header.
+    """The B_r maps (a)-(d) (G, ``shape``) of :data:`MAP_NAMES` at one time, and their header.
     With ``folder``, also writes there the synoptic fill (``synoptic_fill.fits``) and maps
     (b)-(d) as synchronic FITS files with their quicklooks (``synchronic_<name>.fits``)."""
     from astropy.io import fits
@@ -238,6 +260,70 @@ def build_maps(moment: CampaignTime, shape: tuple[int, int], folder: str | os.Pa
             if folder is not None:
                 write_synchronic(where / f"synchronic_{name}.fits", result)
     return maps, full_sun_header(moment.time, shape, frame="carrington")
+
+
+def assimilated_maps(campaign: str | os.PathLike, generated: str | os.PathLike,
+                     times: Sequence[CampaignTime], shape: tuple[int, int],
+                     progress: bool = True, growth_gauss2_per_day: float | None = None,
+                     observed_sigma_gauss: float | None = None, ai_large_scale: str = "ai"
+                     ) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
+    """The assimilated maps (b'), (c'), (d') (:data:`ASSIMILATED`) at each of ``times``:
+    one assimilation per map through the HMI files of ``campaign`` from
+    :data:`SPIN_UP_DAYS` before the first time to the last, with the far-side files of
+    every usable campaign time in that span (:func:`campaign_times`), each file on the grid
+    once. Returns ({name: [B_r (G, ``shape``) per time]}, a record: the error model, as
+    ``assimilate`` measures it from the HMI files (``growth_gauss2_per_day`` or
+    ``observed_sigma_gauss`` given: that value instead of the measured one; both given:
+    nothing measured), and the files used)."""
+    from astropy.time import Time
+
+    from solarmaggan.fullsun import assimilation
+    from solarmaggan.fullsun.transport import FluxTransport
+
+    first, last = min(t.time.unix for t in times), max(t.time.unix for t in times)
+    start = first - SPIN_UP_DAYS * 86400.0
+    hmi = [path for moment, path in _files_by_time(Path(campaign) / "sdo" / "hmi")
+           if start <= moment <= last + TIME_TOLERANCE_S]
+    far_times = [t for t in campaign_times(campaign, generated, need_history=False)
+                 if start <= t.time.unix <= last + 1.0]
+    far_files = {name: [path for t in far_times for path in getattr(t, attribute)]
+                 for name, attribute in ASSIMILATED.items() if attribute}
+    every = [*hmi, *(path for paths in far_files.values() for path in paths)]
+    bar = Progress(len(every), "assimilation inputs on the grid", unit="files", enabled=progress)
+    gridded = {}
+    for path in every:
+        gridded[path] = assimilation.grid_observation(path, shape)
+        bar.update()
+    bar.close()
+    model = FluxTransport(shape)
+    observed = [gridded[path] for path in hmi]
+    estimate = None
+    if growth_gauss2_per_day is None or observed_sigma_gauss is None:
+        chosen = assimilation.estimate_inputs([(item.time, number) for number, item in enumerate(observed)])
+        estimate = assimilation.estimate_error_model([observed[number] for number in chosen], model)
+    errors = assimilation.ErrorModel(
+        estimate["observed_sigma_gauss"] if observed_sigma_gauss is None else float(observed_sigma_gauss),
+        estimate["growth_gauss2_per_day"] if growth_gauss2_per_day is None else float(growth_gauss2_per_day))
+    wanted = [t.time.unix for t in times]
+    maps: dict[str, list[np.ndarray]] = {}
+    for name in ASSIMILATED:
+        inputs = [gridded[path] for path in [*hmi, *far_files.get(name, [])]]
+        groups = assimilation.group_by_time([item.time for item in inputs])
+        state = assimilation.unknown_state(Time(start, format="unix"), shape)
+        snapshots = {}
+        for group in groups:
+            members = [inputs[index] for index in group]
+            when = max((item.time for item in members), key=lambda time: time.unix)
+            state, _ = assimilation.assimilate_time(state, members, model, errors, when, ai_large_scale)
+            for moment in wanted:
+                if abs(when.unix - moment) <= TIME_TOLERANCE_S:
+                    snapshots[moment] = assimilation.state_map(state)[0]
+        maps[name] = [snapshots[moment] for moment in wanted]
+    record = {"error_model": dataclasses.asdict(errors), "error_model_estimate": estimate,
+              "hmi_files": len(hmi), "far_side_files": {name: len(paths) for name, paths in far_files.items()},
+              "spin_up_days": SPIN_UP_DAYS, "transport": dataclasses.asdict(model.parameters),
+              "ai_large_scale": ai_large_scale}
+    return maps, record
 
 
 def corona(br_gauss: np.ndarray, header, settings: ExperimentSettings) -> dict[str, np.ndarray]:
@@ -287,17 +373,20 @@ def score_map(field: np.ndarray, model: dict[str, np.ndarray], truth_field: np.n
 
 
 def score_time(moment: CampaignTime, settings: ExperimentSettings,
-               folder: str | os.PathLike | None = None) -> tuple[dict[str, dict[str, float]],
-                                                                 dict[str, dict[str, Any]]]:
-    """The figures of the four maps at one time (see the module docstring), and each map's
+               folder: str | os.PathLike | None = None,
+               assimilated: dict[str, np.ndarray] | None = None
+               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
+    """The figures of the maps at one time (see the module docstring), and each map's
     large-scale figures (:func:`solarmaggan.largescale.map_large_scale`, band means over the
-    far hemisphere); ``folder``: see :func:`build_maps`."""
+    far hemisphere); ``folder``: see :func:`build_maps`; ``assimilated``: the maps of
+    :data:`ASSIMILATED` at this time (:func:`assimilated_maps`)."""
     maps, header = build_maps(moment, settings.shape, folder)
+    maps.update(assimilated or {})
     far = far_hemisphere(header, moment.time)
     coronae = {name: corona(field, header, settings) for name, field in maps.items()}
     large = {name: largescale.map_large_scale(field, header, far) for name, field in maps.items()}
     scores = {name: score_map(maps[name], coronae[name], maps["truth"], coronae["truth"], far,
-                              large[name], large["truth"]) for name in MAP_NAMES}
+                              large[name], large["truth"]) for name in MAP_NAMES if name in maps}
     return scores, large
 
 
@@ -308,14 +397,32 @@ def gap_closed(means: dict[str, dict[str, float]], key: str) -> float:
     return float((ai - low) / (high - low)) if high != low else math.nan
 
 
+#: Figures where a smaller value is better (the rest: larger is better).
+SMALLER_IS_BETTER = ("hcs_distance_deg",)
+
+
+def gap_closed_assimilated(means: dict[str, dict[str, float]], key: str) -> float:
+    """(c' - base) / (d - base) of figure ``key``, base the better of (b) and (b'): the
+    share of the gap to the true far side that assimilating the AI far side closes."""
+    pick = min if key in SMALLER_IS_BETTER else max
+    base = pick(means["synoptic"][key], means["sft_near"][key])
+    high, value = means["true_far"][key], means["sft_ai"][key]
+    return float((value - base) / (high - base)) if high != base else math.nan
+
+
 def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
                    settings: ExperimentSettings | None = None, max_times: int | None = None,
-                   progress: bool = True, example: str | os.PathLike | None = None
+                   progress: bool = True, example: str | os.PathLike | None = None,
+                   assimilate: bool = True, growth_gauss2_per_day: float | None = None,
+                   observed_sigma_gauss: float | None = None, ai_large_scale: str = "ai"
                    ) -> dict[str, Any]:
-    """Score the four maps at the usable times of ``campaign`` (at most ``max_times``,
-    spread evenly) with the AI magnetograms in ``generated``. Returns per-time figures, their
-    means over the times, and ``gap_closed`` for the open-field Jaccard index and the
-    source-surface CC. ``example``: a folder for the first time's maps as FITS files
+    """Score the maps at the usable times of ``campaign`` (at most ``max_times``, spread
+    evenly) with the AI magnetograms in ``generated`` (which need UNCERTAINTY layers for the
+    assimilated maps; ``assimilate=False`` leaves those out). Returns per-time figures,
+    their means over the times, ``gap_closed`` for the open-field Jaccard index and the
+    source-surface CC, ``gap_closed_assimilated`` and the ``assimilation`` record
+    (``growth_gauss2_per_day``, ``observed_sigma_gauss``, ``ai_large_scale``: see
+    :func:`assimilated_maps` and :func:`solarmaggan.fullsun.assimilation.assimilate_time`). ``example``: a folder for the first time's maps as FITS files
     (:func:`build_maps`) and the PFSS corona of map (c), ``example/pfss_ai/``
     (:func:`solarmaggan.fullsun.pfss.run_pfss`: files and figures; when the AI
     magnetograms carry samples, map (c) carries them too and its corona is also solved for
@@ -332,12 +439,17 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
     if max_times and len(times) > max_times:
         times = [times[i] for i in np.linspace(0, len(times) - 1, max_times).round().astype(int)]
     start = clock.monotonic()
+    assimilated, assimilation_record = (
+        assimilated_maps(campaign, generated, times, settings.shape, progress,
+                         growth_gauss2_per_day, observed_sigma_gauss, ai_large_scale)
+        if assimilate else ({}, None))
     bar = Progress(len(times), "synchronic maps + PFSS", unit="times", enabled=progress)
     per_time = []
     example_pfss = None
     for number, moment in enumerate(times):
         folder = example if number == 0 else None
-        scores, large = score_time(moment, settings, folder)
+        scores, large = score_time(moment, settings, folder,
+                                   {name: maps[number] for name, maps in assimilated.items()})
         per_time.append({"time": moment.time.isot, "maps": scores, "large_scale": large})
         if folder is not None:
             ai_map = Path(folder) / "synchronic_ai.fits"
@@ -348,15 +460,16 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
         bar.update()
     bar.close()
     figures = per_time[0]["maps"]["truth"].keys()
+    names = [name for name in MAP_NAMES if name in per_time[0]["maps"]]
     means = {name: {key: float(np.nanmean([row["maps"][name][key] for row in per_time]))
-                    for key in figures} for name in MAP_NAMES}
+                    for key in figures} for name in names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a bin without pixels (coarse grids)
         profiles = {name: np.nanmean([row["large_scale"][name]["profile_gauss"]
-                                      for row in per_time], axis=0).tolist() for name in MAP_NAMES}
+                                      for row in per_time], axis=0).tolist() for name in names}
     if example is not None:
         band_profile_figure(Path(example) / "band_profile.png", largescale.PROFILE_EDGES_DEG,
-                            {LABELS[name]: profiles[name] for name in MAP_NAMES},
+                            {LABELS[name]: profiles[name] for name in names},
                             f"far hemisphere: mean B_r by latitude, {len(per_time)} time(s)",
                             "mean B_r [G]")
     return {"settings": dataclasses.asdict(settings), "times": len(per_time),
@@ -365,6 +478,10 @@ def run_experiment(campaign: str | os.PathLike, generated: str | os.PathLike,
             "large_scale_targets": large_scale_targets(means),
             "gap_closed": {key: gap_closed(means, key)
                            for key in ("open_jaccard", "source_surface_cc", "far_cc")},
+            "gap_closed_assimilated": ({key: gap_closed_assimilated(means, key) for key in
+                                        ("open_jaccard", "source_surface_cc", "hcs_distance_deg",
+                                         "far_cc")} if assimilated else None),
+            "assimilation": assimilation_record,
             "example_pfss": example_pfss, "seconds": round(clock.monotonic() - start, 1)}
 
 
@@ -385,7 +502,11 @@ def large_scale_targets(means: dict[str, dict[str, float]]) -> dict[str, float]:
 
 #: The maps' labels in tables and figures.
 LABELS = {"truth": "(a) truth", "synoptic": "(b) near side + 27-day synoptic far side",
-          "ai": "(c) near side + AI far side", "true_far": "(d) near side + true far side"}
+          "sft_near": "(b') SFT assimilation of the near side",
+          "ai": "(c) near side + AI far side",
+          "sft_ai": "(c') SFT assimilation + AI far side",
+          "true_far": "(d) near side + true far side",
+          "sft_true_far": "(d') SFT assimilation + true far side"}
 
 
 def comparison_table(result: dict[str, Any]) -> str:
@@ -396,7 +517,8 @@ def comparison_table(result: dict[str, Any]) -> str:
              "| map | far-side B_r CC | far-side unsigned flux (1e22 Mx) | open-field Jaccard "
              "| source-surface B_r CC | current-sheet distance (deg) | open area |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in MAP_NAMES:
+    names = [name for name in MAP_NAMES if name in result["mean"]]
+    for name in names:
         row = result["mean"][name]
         lines.append(f"| {labels[name]} | {row['far_cc']:.3f} | {row['far_unsigned_flux_mx'] / 1e22:.2f} "
                      f"| {row['open_jaccard']:.3f} | {row['source_surface_cc']:.3f} "
@@ -404,6 +526,15 @@ def comparison_table(result: dict[str, Any]) -> str:
     gap = result["gap_closed"]
     lines += ["", f"Gap (b) -> (d) closed by (c): open-field Jaccard {gap['open_jaccard']:.2f}, "
                   f"source-surface CC {gap['source_surface_cc']:.2f}, far-side CC {gap['far_cc']:.2f}"]
+    assimilated = result.get("gap_closed_assimilated")
+    if assimilated:
+        errors = result["assimilation"]["error_model"]
+        lines += [f"Gap (better of b, b') -> (d) closed by (c'): open-field Jaccard "
+                  f"{assimilated['open_jaccard']:.2f}, source-surface CC "
+                  f"{assimilated['source_surface_cc']:.2f}, current-sheet distance "
+                  f"{assimilated['hcs_distance_deg']:.2f}, far-side CC {assimilated['far_cc']:.2f} "
+                  f"(error model: sigma_0 {errors['observed_sigma_gauss']:.2f} G, growth "
+                  f"{errors['growth_gauss2_per_day']:.1f} G^2/day)"]
     if "axial_dipole_gauss" in result["mean"]["truth"]:
         bands = [largescale.band_label(band) for band in largescale.LATITUDE_BANDS_DEG]
         lines += ["", "Large scale (means; far-hemisphere band bias of B_r against (a), G):", "",
@@ -411,7 +542,7 @@ def comparison_table(result: dict[str, Any]) -> str:
                   "| net flux N / S (1e22 Mx) | "
                   + " | ".join(f"bias {band}" for band in bands) + " |",
                   "|---|---:|---:|---:|---:|" + "---:|" * len(bands)]
-        for name in MAP_NAMES:
+        for name in names:
             row = result["mean"][name]
             lines.append(
                 f"| {labels[name]} | {row['axial_dipole_gauss']:+.3f} | {row['dipole_gauss']:.3f} "

@@ -241,11 +241,10 @@ def is_generated(header: fits.Header) -> bool:
             or str(header.get("CONTENT", "")).strip().upper().startswith("AI-GENERATED"))
 
 
-def read_input(path: str | os.PathLike) -> _Input:
-    """Read and check one input magnetogram; FitsInputError "PATH: problem" if it is not a
-    helioprojective line-of-sight magnetogram with observer keywords and finite pixels."""
-    from sunpy.coordinates import HeliographicStonyhurst
-
+def check_input(path: str | os.PathLike) -> fits.Header:
+    """The header of one input magnetogram, checked without reading its image: a
+    helioprojective line-of-sight magnetogram with observer keywords and a readable time;
+    FitsInputError "PATH: problem" otherwise."""
     name = str(path)
     header = read_header(path)
     if not is_los_magnetogram(header):
@@ -257,6 +256,16 @@ def read_input(path: str | os.PathLike) -> _Input:
                              "magnetograms as observed")
     check_observer(header, name)
     observation_time(header, name)  # a readable time, or a one-line error
+    return header
+
+
+def read_input(path: str | os.PathLike) -> _Input:
+    """Read and check one input magnetogram; FitsInputError "PATH: problem" if it is not a
+    helioprojective line-of-sight magnetogram with observer keywords and finite pixels."""
+    from sunpy.coordinates import HeliographicStonyhurst
+
+    name = str(path)
+    header = check_input(path)
     with quiet():
         solar_map = open_map(path)
     data = np.asarray(solar_map.data, dtype=np.float64)
@@ -405,6 +414,30 @@ def reproject_input(br: np.ndarray, item: _Input, out_wcs, shape: tuple[int, int
     return result
 
 
+def input_on_grid(item: _Input, grid_wcs, coords, mu_min: float,
+                  stack: np.ndarray | None = None, algorithm: str = REPROJECTION
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """One input on the full-Sun grid (WCS ``grid_wcs``, pixel coordinates ``coords``, the
+    grid's time): its B_r (nlat, nlon) (G; steps 1-2 of the module docstring, NaN where
+    the input does not cover the pixel, mu < ``mu_min``), the line-of-sight layers ``stack``
+    (K, NAXIS2, NAXIS1) (samples or sigma, G) taken the same path, (K, nlat, nlon) (NaN
+    where not covered; None without a stack), and mu towards the input's observer
+    (nlat, nlon; negative on its far side)."""
+    from sunpy.coordinates import propagate_with_solar_surface
+
+    data = None if stack is None else np.concatenate([item.map.data[None], stack])
+    radial = radial_field(item, mu_min, data)
+    shape = coords.shape
+    with quiet(), propagate_with_solar_surface():
+        reprojected = reproject_input(radial, item, grid_wcs, shape, algorithm)
+        mu = _mu_towards(coords, item)
+    br = reprojected if stack is None else reprojected[0]
+    covered = np.isfinite(br) & (mu >= mu_min)
+    br = np.where(covered, br, np.nan)
+    extra = None if stack is None else np.where(covered, reprojected[1:], np.nan)
+    return br, extra, mu
+
+
 def row_model(br: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """(nlat, nlon) gap model: each row's mean of its ``covered`` pixels, rows without any
     the mean of the nearest covered row (ties: the lower row). Needs a covered pixel."""
@@ -505,7 +538,6 @@ def build_synchronic(
     """
     import astropy.units as u
     import sunpy.map
-    from sunpy.coordinates import propagate_with_solar_surface
 
     problems = settings.check()
     if problems:
@@ -532,17 +564,9 @@ def build_synchronic(
     extra: list[np.ndarray | None] = [None] * count
     bar = Progress(count, "synchronic", unit="inputs", enabled=progress, every=1)
     for index, item in enumerate(items):
-        stack = _uncertainty_stack(item, mode)
-        data = None if stack is None else np.concatenate([item.map.data[None], stack])
-        radial = radial_field(item, settings.mu_min, data)
-        with quiet(), propagate_with_solar_surface():
-            reprojected = reproject_input(radial, item, grid.wcs, shape, algorithm)
-            mu = _mu_towards(coords, item)
-        br[index] = reprojected if stack is None else reprojected[0]
-        covered = np.isfinite(br[index]) & (mu >= settings.mu_min)
-        br[index][~covered] = np.nan
-        if stack is not None:
-            extra[index] = np.where(covered, reprojected[1:], np.nan)
+        br[index], extra[index], mu = input_on_grid(item, grid.wcs, coords, settings.mu_min,
+                                                    _uncertainty_stack(item, mode), algorithm)
+        covered = np.isfinite(br[index])
         weight[index] = np.where(covered, np.clip(mu, 0.0, 1.0) ** settings.weight_power, 0.0)
         bar.update()
     bar.close()
@@ -735,9 +759,10 @@ def write_quicklook(path: str | os.PathLike, result: SynchronicMap) -> Path:
         if from_ai.any():
             sigma_axes.contour(from_ai.astype(float), levels=[0.5], colors="cyan",
                                linewidths=1.0, extent=extent, origin="lower")
-        how = (f"std of {header.get('NSAMPLES')} sample maps" if header.get("UNCMODE") == "samples"
-               else "propagated from the inputs' UNCERTAINTY")
-        sigma_axes.set_title(f"uncertainty ({how}, {header.get('UNCMETH')}; cyan: AI-generated)")
+        how = {"samples": f"std of {header.get('NSAMPLES')} sample maps, {header.get('UNCMETH')}",
+               "assimilated": "the assimilation state's sigma"}.get(
+            header.get("UNCMODE"), f"propagated from the inputs' UNCERTAINTY, {header.get('UNCMETH')}")
+        sigma_axes.set_title(f"uncertainty ({how}; cyan: AI-generated)")
         sigma_axes.set_xlabel(f"{header['FRAME']} longitude (deg)")
         sigma_axes.set_ylabel("sine latitude")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -755,7 +780,12 @@ def write_quicklook(path: str | os.PathLike, result: SynchronicMap) -> Path:
                   color=colour, fontsize=8, va="top", ha="right" if right else "left", clip_on=True)
     axes.set_xlabel(f"{header['FRAME']} longitude (deg)")
     axes.set_ylabel("sine latitude")
-    axes.set_title(f"synchronic B_r {header['DATE-OBS'][:19]}  (yellow outline: from AI-generated inputs)")
+    if header.get("UNCMODE") == "assimilated":
+        axes.set_title(f"assimilated B_r {header['DATE-OBS'][:19]}  (yellow outline: AI-generated "
+                       "data outweighed the state)")
+    else:
+        axes.set_title(f"synchronic B_r {header['DATE-OBS'][:19]}  (yellow outline: from AI-generated "
+                       "inputs)")
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100, format="png")
     plt.close(figure)

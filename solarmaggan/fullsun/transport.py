@@ -318,6 +318,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, metavar="TIME",
                         help="the time to evolve it to (ISO 8601, UTC; not before the map's)")
     parser.add_argument("--out", required=True, help="output FITS file")
+    add_model_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no summary line")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The SFT model's options (``transport``, ``assimilate``); :func:`model_parameters`
+    reads them."""
     parser.add_argument("--diffusion", type=float, default=DEFAULT_DIFFUSION_KM2_S,
                         metavar="KM2_S", help="supergranular diffusion, km^2/s (default 450)")
     parser.add_argument("--flow", type=float, default=DEFAULT_FLOW_M_S, metavar="M_S",
@@ -328,15 +335,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time step, hours (default 6)")
     parser.add_argument("--no-rotation", action="store_true",
                         help="leave out the differential rotation")
-    parser.add_argument("--quiet", action="store_true", help="no summary line")
+
+
+def model_parameters(args: argparse.Namespace) -> TransportParameters:
+    """The :class:`TransportParameters` of the options :func:`add_model_arguments` adds."""
+    return TransportParameters(diffusion_km2_s=args.diffusion, flow_m_s=args.flow,
+                               decay_years=args.decay_years, rotation=not args.no_rotation,
+                               step_hours=args.step_hours)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``solarmaggan transport`` (ValueError for bad inputs or settings)."""
-    parameters = TransportParameters(diffusion_km2_s=args.diffusion, flow_m_s=args.flow,
-                                     decay_years=args.decay_years,
-                                     rotation=not args.no_rotation, step_hours=args.step_hours)
-    record = transport_file(args.map, args.to, args.out, parameters)
+    record = transport_file(args.map, args.to, args.out, model_parameters(args))
     if not args.quiet:
         print(f"wrote {record['out']}: {record['input']} evolved {record['days']:.2f} days "
               f"({record['steps']} steps) to {record['to'][:19]}; mean B_r "
