@@ -29,8 +29,10 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    by observer and by distance: ``far_side_pixel_cc_by_observer``, ``..._by_distance``);
 7. corona: the experiment of Jeong et al. (2020) at test-month times
    (:mod:`solarmaggan.fullsun.experiment`): synchronic maps (a) the truth, (b) HMI + a
-   27-day synoptic far side, (c) HMI + the AI far side, (d) HMI + the true far side, each
-   through PFSS, compared with the truth (``summary.json``: ``corona``; the first time's
+   27-day synoptic far side, (c) HMI + the AI far side, (d) HMI + the true far side, and
+   the assimilations (b') HMI alone by surface flux transport, (c') + the AI far side,
+   (d') + the true far side (:mod:`solarmaggan.fullsun.assimilation`), each through PFSS,
+   compared with the truth (``summary.json``: ``corona``, with ``gap_closed_assimilated``; the first time's
    maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``, solved
    for each sample too: the open-field probability, ``DIR/corona/pfss_ai/open_probability.fits``);
 8. export: SavedModel and TFLite, with parity checked;
@@ -228,6 +230,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     write_json_atomically(out / "corona.json", corona, default=str)
     summary["corona"] = {"times": corona["times"], "mean": corona["mean"],
                          "gap_closed": corona["gap_closed"],
+                         "gap_closed_assimilated": corona["gap_closed_assimilated"],
+                         "assimilation": corona["assimilation"],
                          "large_scale_targets": corona["large_scale_targets"]}
     example = corona["example_pfss"] or {}
     if "open_probability" in example:

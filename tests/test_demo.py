@@ -54,7 +54,11 @@ def test_small_demo_runs_every_stage(small_demo):
     # corona: the four synchronic maps through PFSS, scored against the truth
     corona = json.loads((out / "corona.json").read_text())
     assert saved["corona"]["times"] == corona["times"] == 1
-    assert set(corona["mean"]) == {"truth", "synoptic", "ai", "true_far"}
+    assert set(corona["mean"]) == {"truth", "synoptic", "ai", "true_far", "sft_near", "sft_ai",
+                                   "sft_true_far"}
+    assert set(saved["corona"]["gap_closed_assimilated"]) == {"open_jaccard", "source_surface_cc",
+                                                              "hcs_distance_deg", "far_cc"}
+    assert saved["corona"]["assimilation"]["error_model"]["growth_gauss2_per_day"] == 30.0
     assert corona["mean"]["truth"]["open_jaccard"] == 1.0
     assert corona["mean"]["truth"]["source_surface_cc"] == pytest.approx(1.0)
     assert corona["mean"]["true_far"]["far_cc"] > corona["mean"]["synoptic"]["far_cc"]
