@@ -8,7 +8,7 @@ folder: synchronic maps (a) truth, (b) HMI + 27-day synoptic far side, (c) HMI +
 Usage:
     python scripts/fullsun_experiment.py DEMO_DIR [--times N] [--shape NLAT NLON]
         [--nr 35] [--rss 2.5] [--seeds NLON NLAT] [--out FILE.json]
-        [--campaign DIR --generated DIR] [--variance-growth G2_PER_DAY]
+        [--campaign DIR --generated DIR] [--variance-growth G2_PER_DAY] [--observed-sigma GAUSS]
         [--ai-large-scale ai|state] [--no-assimilation]
 
 DEMO_DIR is the folder of ``solarmaggan demo`` (it reads ``DEMO_DIR/data/campaign`` and the
@@ -43,6 +43,8 @@ def main() -> None:
                         help="default DEMO_DIR/far_side_magnetograms")
     parser.add_argument("--variance-growth", type=float, default=None, metavar="G2_PER_DAY",
                         help="the assimilation's variance growth (default: measured)")
+    parser.add_argument("--observed-sigma", type=float, default=None, metavar="GAUSS",
+                        help="the assimilation's observed noise at disk centre (default: measured)")
     parser.add_argument("--ai-large-scale", choices=("ai", "state"), default="ai",
                         help="where map (c')'s far-side band means come from (default: the "
                              "per-pixel update)")
@@ -58,6 +60,7 @@ def main() -> None:
                             args.generated or args.demo / "far_side_magnetograms",
                             settings, max_times=args.times, assimilate=not args.no_assimilation,
                             growth_gauss2_per_day=args.variance_growth,
+                            observed_sigma_gauss=args.observed_sigma,
                             ai_large_scale=args.ai_large_scale)
     print(comparison_table(result))
     out = args.out or args.demo / "corona_full.json"

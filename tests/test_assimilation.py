@@ -201,6 +201,10 @@ def test_bad_assimilate_inputs_are_refused_with_one_line(sequence_inputs, tmp_pa
     status, lines = run_cli(["assimilate", *hmi, "--out", out, *COMMAND[:5], "--variance-growth", -1],
                             capsys)
     expect(status, lines, 2, "variance growth must be >= 0", command="assimilate")
+    # three HMI days give innovations at two lags only: the error model is not measurable
+    status, lines = run_cli(["assimilate", *hmi, "--out", out, "--shape", 30, 60, "--quiet"], capsys)
+    expect(status, lines, 2, "cannot measure the error model: the innovations come at 2 lag(s)",
+           command="assimilate")
     assert not out.exists()
     status, lines = run_cli(["assimilate", hmi[0], hmi[2], "--out", out, *COMMAND], capsys)
     assert status == 0, lines

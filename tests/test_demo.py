@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from data_prep.fitsio import read_layers
 from data_prep.latitude import sin_latitude_image
 from data_prep.pairs import PairFile
-from solarmaggan.demo import run_demo
+from solarmaggan.demo import ERROR_MODEL, run_demo
 
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory):
@@ -58,7 +58,7 @@ def test_small_demo_runs_every_stage(small_demo):
                                    "sft_true_far"}
     assert set(saved["corona"]["gap_closed_assimilated"]) == {"open_jaccard", "source_surface_cc",
                                                               "hcs_distance_deg", "far_cc"}
-    assert saved["corona"]["assimilation"]["error_model"]["growth_gauss2_per_day"] == 30.0
+    assert saved["corona"]["assimilation"]["error_model"] == ERROR_MODEL
     assert corona["mean"]["truth"]["open_jaccard"] == 1.0
     assert corona["mean"]["truth"]["source_surface_cc"] == pytest.approx(1.0)
     assert corona["mean"]["true_far"]["far_cc"] > corona["mean"]["synoptic"]["far_cc"]

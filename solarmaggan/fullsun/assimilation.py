@@ -268,7 +268,7 @@ CENSOR_FRACTION = 0.95
 
 
 def clip_limit_gauss(header) -> float | None:
-    """The limit (G) of an AI magnetogram's range, max(|CLIPMIN|, |CLIPMAX|) (the
+    """The limit (G) of an AI magnetogram's range, ``max(abs(CLIPMIN), abs(CLIPMAX))`` (the
     generator's output range), None when the header has neither."""
     values = [abs(float(header[key])) for key in ("CLIPMIN", "CLIPMAX") if key in header]
     return max(values) if values else None
@@ -299,6 +299,9 @@ MAX_STARTS = 60
 FIT_MU_MIN = 0.5
 #: A pair of maps enters the fit when they overlap on at least this many pixels.
 MIN_PIXELS = 25
+#: The fit needs innovations at at least this many distinct lags (whole days): two
+#: parameters (sigma_0, G) from fewer lags are not measured but interpolated.
+MIN_LAGS = 3
 #: ``assimilate`` measures the error model on the observed inputs of the run's first
 #: ESTIMATE_DAYS days, at most ESTIMATE_FILES of them (spread evenly).
 ESTIMATE_DAYS = 60.0
@@ -325,8 +328,9 @@ def estimate_error_model(observations: Sequence[GriddedObservation], model: Flux
     """sigma_0 and G measured from the innovations of the observed maps among
     ``observations`` (see the module docstring). Returns {observed_sigma_gauss,
     growth_gauss2_per_day, pairs, by_lag: [{lag_days, mean_square_gauss2, fitted_gauss2,
-    pixels}], r2}; ValueError when no two observed maps 1-``max_lag_days`` days apart
-    overlap."""
+    pixels}], r2}; ValueError when no two observed maps 0.5-``max_lag_days`` days apart
+    overlap, when the innovations come at fewer than MIN_LAGS distinct lags, or when the
+    fitted variance does not grow with the lag (G = 0: the error model is not measured)."""
     from scipy.optimize import nnls
 
     observed = sorted((item for item in observations if item.kind == "observed"),
@@ -370,6 +374,14 @@ def estimate_error_model(observations: Sequence[GriddedObservation], model: Flux
                        "fitted_gauss2": float(np.sum(pixels[pick] * fitted[pick]) / pixels[pick].sum()),
                        "pairs": int(pick.sum()), "pixels": int(pixels[pick].sum())})
     r2 = 1.0 - float(np.sum(pixels * (target - fitted) ** 2)) / total if total > 0 else None
+    lags = ", ".join(f"{item['lag_days']:g}" for item in by_lag)
+    if len(by_lag) < MIN_LAGS or not growth > 0:
+        problem = (f"the innovations come at {len(by_lag)} lag(s) ({lags} days), fewer than {MIN_LAGS}"
+                   if len(by_lag) < MIN_LAGS else
+                   f"the variance does not grow with the lag ({lags} days: G fits 0 G^2/day)")
+        raise ValueError(f"cannot measure the error model: {problem}; it needs observed inputs "
+                         f"at least {MIN_LAGS} different whole days apart within 0.5-"
+                         f"{max_lag_days:g} days; give --observed-sigma and --variance-growth")
     return {"observed_sigma_gauss": float(math.sqrt(sigma2)), "growth_gauss2_per_day": float(growth),
             "pairs": len(rows), "starts": len(starts), "max_lag_days": max_lag_days,
             "by_lag": by_lag, "r2": r2}
@@ -598,7 +610,6 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                                  "repeat its earlier times (new inputs must be later than "
                                  f"{done[-1]['time'][:19]}; use a new --out folder)")
     model = FluxTransport(settings.shape, settings.transport)
-    out.mkdir(parents=True, exist_ok=True)
 
     if sequence is None:
         estimate = None
@@ -627,6 +638,7 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         with np.load(out / sequence["state"]) as saved:
             state = AssimilationState(Time(sequence["maps"][-1]["time"]), saved["br_gauss"],
                                       saved["variance_gauss2"], saved["age_hours"])
+    out.mkdir(parents=True, exist_ok=True)  # after the error model: a refusal writes nothing
     todo = groups[len(sequence["maps"]):]
     bar = Progress(len(todo), "assimilate", unit="times", enabled=progress, every=1)
     for group in todo:
