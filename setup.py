@@ -35,6 +35,7 @@ setup(
         # full-Sun maps and the corona (solarmaggan.fullsun)
         "reproject>=0.13",
         "sunkit-magex>=1.0",
+        "scikit-image>=0.22",  # labelling of active regions (solarmaggan.regions)
         "threadpoolctl>=3.1",  # one BLAS thread for the PFSS solve (solarmaggan.fullsun.pfss)
         # LiteRT runs the TFLite exports (wheels for Linux, macOS and Windows);
         # tf.lite.Interpreter, deprecated, is used only where it is missing

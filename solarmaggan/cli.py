@@ -21,6 +21,8 @@ Subcommands::
               transport (no TensorFlow)
     assimilate  observed and AI far-side magnetograms over time -> a sequence of full-Sun
               maps: SFT state updated by inverse variance, UNCERTAINTY and AGE layers
+    regions   line-of-sight magnetograms and full-Sun maps -> tracked active regions with
+              flux ranges and east-limb arrival forecasts (no TensorFlow)
     demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
@@ -52,6 +54,7 @@ from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
 from solarmaggan.fullsun import assimilation, pfss, synchronic, transport
+from solarmaggan.regions import catalogue
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -150,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "full-Sun maps (surface flux transport + per-pixel inverse-variance update)")
     assimilation.add_arguments(assimilate_command)
     assimilate_command.set_defaults(handler=assimilation.run)
+    regions_command = add_command(
+        commands, "regions", "line-of-sight magnetograms and full-Sun maps -> a tracked catalogue "
+        "of active regions (regions.csv) and east-limb arrival forecasts (arrivals.csv)")
+    catalogue.add_arguments(regions_command)
+    regions_command.set_defaults(handler=catalogue.run)
     demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--small", action="store_true",

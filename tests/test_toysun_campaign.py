@@ -37,6 +37,14 @@ def test_campaign_command_writes_the_tree_and_resumes_identically(tmp_path, caps
     record = json.loads((out / "campaign.json").read_text())
     assert record["settings"]["observers"] == ["earth", "stereo-a"]
     assert len(record["times"]) == 2
+    # the truth's region catalogue: every region of the whole Sun at both times
+    from data_prep.toysun.evolution import WholeSun
+    from data_prep.toysun.region_truth import TRUTH_COLUMNS, read_truth_regions
+
+    regions = read_truth_regions(out / record["files"]["regions"])
+    assert tuple(regions[0]) == TRUTH_COLUMNS
+    sun = WholeSun(record["settings"]["seed"], grid_deg=record["grid_deg"])
+    assert len(regions) == sum(len(sun.active_regions(time)) for time in record["times"]) > 0
 
 
 def test_campaign_refuses_bad_settings_before_writing_anything(tmp_path, capsys):

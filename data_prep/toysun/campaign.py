@@ -20,6 +20,9 @@ campaign (``start`` + k ``cadence_hours``, k = 0 .. within ``days``):
                                                measure (no noise; its EUVI file's WCS, or for
                                                Solar Orbiter SO/PHI-FDT's: 2 deg, the Sun centred)
 ``OUT/truth/carrington/*.fits``                the whole-Sun radial field, Carrington CEA map
+``OUT/truth/regions.csv``                      every active region of the whole Sun at every
+                                               time, from the toy Sun's state
+                                               (:mod:`data_prep.toysun.region_truth`)
 ``OUT/campaign.json``                          the settings, the observers, the files
 =============================================  ====================================================
 
@@ -55,6 +58,7 @@ from data_prep.atomic import write_json_atomically
 from data_prep.progress import Progress
 from data_prep.toysun import instruments, observers
 from data_prep.toysun.evolution import WholeSun
+from data_prep.toysun.region_truth import write_truth_regions
 from data_prep.toysun.views import AU_M, RSUN_OBS_ARCSEC, ViewGeometry, render
 
 AIA_CHANNELS = (304, 193, 171)
@@ -294,7 +298,7 @@ def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(
                                 if not o.is_earth and o.spec.instrument == "fsi"},
                         "truth": {o.name: f"truth/{o.name}/magnetogram" for o in chosen
                                   if not o.is_earth},
-                        "carrington": "truth/carrington"}}
+                        "carrington": "truth/carrington", "regions": "truth/regions.csv"}}
     write_json_atomically(record_path, record)
     todo = [(index, time, [entry for entry in files if not entry[2].exists()])
             for index, (time, files) in enumerate(zip(times, plans))]
@@ -316,6 +320,7 @@ def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(
             for written in pool.map(_observe, *zip(*jobs), chunksize=1):
                 bar.update(written)
     bar.close()
+    write_truth_regions(out)
     return record
 
 

@@ -206,21 +206,30 @@ class WholeSun:
             loop_strength=loop_strength,
         )
 
-    def _regions(self, day: float) -> tuple[list[ActiveRegion], list[float], list[dict]]:
+    def active_regions(self, time: Any) -> list[tuple[str, ActiveRegion, float, dict[str, np.ndarray]]]:
+        """The active regions alive at ``time``: (region_id, the region now, its flux over
+        its peak flux, its flux elements now). ``region_id`` names the emergence
+        (``T<day number>-<k>``, the k-th region drawn on that day), the same at every time."""
+        return self._living_regions(day_number(time))
+
+    def _living_regions(self, day: float) -> list[tuple[str, ActiveRegion, float, dict[str, np.ndarray]]]:
         longest = GROWTH_DAYS[1] + DECAY_DAYS[1] * math.log(1.0 / MIN_FLUX_FRACTION)
-        regions, strengths, groups = [], [], []
+        living = []
         for start in range(int(math.floor(day - longest)) - 1, int(math.floor(day)) + 1):
-            for emergence in self._rngs("regions", start):
+            for number, emergence in enumerate(self._rngs("regions", start)):
                 fraction = emergence.flux_fraction(day)
                 if fraction < MIN_FLUX_FRACTION and day > emergence.day + emergence.growth_days:
                     continue
                 if fraction <= 0.0:
                     continue
                 region, elements = _evolved(emergence, day, fraction)
-                regions.append(region)
-                strengths.append(fraction)
-                groups.append(elements)
-        return regions, strengths, groups
+                living.append((f"T{start:06d}-{number}", region, fraction, elements))
+        return living
+
+    def _regions(self, day: float) -> tuple[list[ActiveRegion], list[float], list[dict]]:
+        living = self._living_regions(day)
+        return ([region for _, region, _, _ in living], [fraction for _, _, fraction, _ in living],
+                [elements for _, _, _, elements in living])
 
     def _holes(self, day: float, groups: list[dict]) -> list[CoronalHole]:
         holes = []
