@@ -60,9 +60,9 @@ def test_bipoles_are_detected_with_their_position_flux_and_polarity():
     found = detect_regions(field, longitude, DetectionSettings(shape=SHAPE))
     assert len(found) == 3
     for lat, lon, peak, _, leading in regions:
-        region = min(found, key=lambda item: float(cat._angle_deg(lat, lon, item.carrington_lat_deg,
+        region = min(found, key=lambda item: float(cat.angular_distance_deg(lat, lon, item.carrington_lat_deg,
                                                                   item.carrington_lon_deg)))
-        assert float(cat._angle_deg(lat, lon, region.carrington_lat_deg, region.carrington_lon_deg)) < 1.0
+        assert float(cat.angular_distance_deg(lat, lon, region.carrington_lat_deg, region.carrington_lon_deg)) < 1.0
         flux = 2 * 2 * math.pi * (math.radians(2.0) * 6.957e10) ** 2 * peak  # two polarities
         assert region.flux_mx == pytest.approx(flux, rel=0.1)
         assert region.leading_polarity == leading and abs(region.tilt_deg) < 3.0

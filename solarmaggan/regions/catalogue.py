@@ -104,6 +104,7 @@ def check_region_input(path: str | os.PathLike):
 def grid_input(path: str | os.PathLike, settings: DetectionSettings) -> Gridded:
     """One input on the CEA grid (full-Sun maps as they are)."""
     import sunpy.map
+    from astropy.time import Time
 
     from data_prep.geometry import full_sun_header
     from solarmaggan.fullsun.synchronic import input_on_grid, quiet, read_input
@@ -112,8 +113,6 @@ def grid_input(path: str | os.PathLike, settings: DetectionSettings) -> Gridded:
     header = check_region_input(path)
     if _is_full_sun(header):
         full_sun = read_full_sun_map(path)
-        from astropy.time import Time
-
         time = Time(full_sun.date).utc
         return Gridded(Path(path), time, "full-Sun map", np.asarray(full_sun.data, dtype=np.float64),
                        full_sun_longitudes_deg(full_sun.fits_header))
@@ -181,7 +180,7 @@ def _found(region: DetectedRegion, candidates: Sequence[DetectedRegion], longitu
                                            rows, longitude_deg)] for candidate in candidates)
 
 
-def _angle_deg(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+def angular_distance_deg(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     """Great-circle distance (deg) between positions (deg), broadcast."""
     lat1, lon1, lat2, lon2 = (np.radians(np.asarray(value, dtype=np.float64)) for value in (lat1, lon1, lat2, lon2))
     cosine = np.sin(lat1) * np.sin(lat2) + np.cos(lat1) * np.cos(lat2) * np.cos(lon1 - lon2)
@@ -215,7 +214,7 @@ def track(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for column, number in enumerate(live):
             item = tracks[number]
             longitude = predicted_longitude_deg(item["lon"], item["lat"], now - item["jd"])
-            cost[:, column] = _angle_deg([row["carrington_lat_deg"] for row in detections],
+            cost[:, column] = angular_distance_deg([row["carrington_lat_deg"] for row in detections],
                                          [row["carrington_lon_deg"] for row in detections],
                                          item["lat"], longitude)
         assigned = {}
@@ -229,8 +228,7 @@ def track(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 tracks.append({"id": f"R{len(tracks) + 1:04d}"})
                 assigned[index] = len(tracks) - 1
             item = tracks[assigned[index]]
-            if item.get("jd", -np.inf) <= now:
-                item.update(lat=row["carrington_lat_deg"], lon=row["carrington_lon_deg"], jd=now)
+            item.update(lat=row["carrington_lat_deg"], lon=row["carrington_lon_deg"], jd=now)
             row["region_id"] = item["id"]
     return ordered
 

@@ -60,9 +60,9 @@ def _jd(time: str) -> float:
 
 
 def _distance(a: dict[str, Any], b: dict[str, Any]) -> float:
-    from solarmaggan.regions.catalogue import _angle_deg
+    from solarmaggan.regions.catalogue import angular_distance_deg
 
-    return float(_angle_deg(a["carrington_lat_deg"], a["carrington_lon_deg"],
+    return float(angular_distance_deg(a["carrington_lat_deg"], a["carrington_lon_deg"],
                             b["carrington_lat_deg"], b["carrington_lon_deg"]))
 
 
