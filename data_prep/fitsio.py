@@ -212,16 +212,25 @@ def check_header(
 
 def open_map(path: str | os.PathLike):
     """``sunpy.map.Map(path)`` (the first map of a file that holds several) without sunpy's
-    metadata chatter; FitsInputError "PATH: sunpy cannot read it as a map (...)" for a file
-    sunpy cannot open. No checks of what the map holds."""
+    metadata chatter. Where sunpy cannot open the whole file (an extension without a WCS:
+    a mask or an age layer), the first HDU with a 2-D image alone. FitsInputError "PATH:
+    sunpy cannot read it as a map (...)" for a file sunpy cannot open either way. No checks
+    of what the map holds."""
     import sunpy.map
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # sunpy's metadata chatter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sunpy's metadata chatter
+        try:
             solar_map = sunpy.map.Map(str(path))
-    except Exception as err:  # sunpy raises many types for bad files
-        raise FitsInputError(f"{path}: sunpy cannot read it as a map ({err})") from None
+        except Exception as err:  # sunpy raises many types for bad files
+            try:
+                with fits.open(path) as hdus:
+                    image = next(hdu for hdu in hdus if hdu.is_image and hdu.data is not None
+                                 and hdu.data.ndim == 2)
+                    solar_map = sunpy.map.Map((np.array(image.data), image.header.copy()))
+            except Exception:  # the first error says more
+                raise FitsInputError(f"{path}: sunpy cannot read it as a map "
+                                     f"({' '.join(str(err).split())})") from None
     return solar_map[0] if isinstance(solar_map, list) else solar_map
 
 

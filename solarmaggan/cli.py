@@ -23,6 +23,8 @@ Subcommands::
               maps: SFT state updated by inverse variance, UNCERTAINTY and AGE layers
     regions   line-of-sight magnetograms and full-Sun maps -> tracked active regions with
               flux ranges and east-limb arrival forecasts (no TensorFlow)
+    bulletin  tracked regions, their arrival forecasts and a full-Sun map -> the forecasters'
+              bulletin: a figure, a self-contained HTML page and a JSON record (no TensorFlow)
     demo      every stage on the built-in toy Sun, on a CPU
 
 ``solarmaggan --version`` and ``--help`` answer without importing TensorFlow. Each command
@@ -54,7 +56,7 @@ from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
 from solarmaggan.fullsun import assimilation, pfss, synchronic, transport
-from solarmaggan.regions import catalogue
+from solarmaggan.regions import bulletin, catalogue
 
 
 def layer_table(model) -> list[tuple[str, str, str, int]]:
@@ -158,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "of active regions (regions.csv) and east-limb arrival forecasts (arrivals.csv)")
     catalogue.add_arguments(regions_command)
     regions_command.set_defaults(handler=catalogue.run)
+    bulletin_command = add_command(
+        commands, "bulletin", "regions.csv and arrivals.csv (solarmaggan regions) and a full-Sun "
+        "map -> the forecasters' bulletin: bulletin.png, a self-contained bulletin.html, "
+        "bulletin.json")
+    bulletin.add_arguments(bulletin_command)
+    bulletin_command.set_defaults(handler=bulletin.run)
     demo = add_command(commands, "demo", "the whole system on the built-in toy Sun (CPU)")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--small", action="store_true",

@@ -35,9 +35,15 @@ Stages (each reported on the console and in ``DIR/summary.json``):
    compared with the truth (``summary.json``: ``corona``, with ``gap_closed_assimilated``; the first time's
    maps as synchronic FITS + PNG and the PFSS corona of (c) in ``DIR/corona/``, solved
    for each sample too: the open-field probability, ``DIR/corona/pfss_ai/open_probability.fits``);
-8. export: SavedModel and TFLite, with parity checked;
-9. the summary: where everything is, ``pixel_cc`` (near side), ``far_side_pixel_cc`` and
-   ``far_side_pixel_cc_by_observer``.
+8. regions: far-side active regions (:mod:`solarmaggan.regions.study`): AI magnetograms of
+   the validation month (far side, and AIA's near side) calibrate the region-flux range
+   (split conformal), the test months' far side + HMI give the catalogue and its arrival
+   forecasts, scored against ``truth/regions.csv`` near and far, with the far side's
+   flicker (``summary.json``: ``regions``), and the forecasters' bulletin from the
+   catalogue and the synchronic map (c) (``DIR/bulletin``);
+9. export: SavedModel and TFLite, with parity checked;
+10. the summary: where everything is, ``pixel_cc`` (near side), ``far_side_pixel_cc`` and
+    ``far_side_pixel_cc_by_observer``.
 
 ``small=True`` runs the same stages on 64 x 64 frames with a shallow network in well under
 a minute (for the tests). The same seed gives the same results.
@@ -64,7 +70,7 @@ SETTINGS = {
     "full": {"size": 512, "days": 365.0, "times": 96, "far_side_every": 2, "frame": None,
              "overrides": ["training.steps=2000"], "reference_max_offset_deg": 26.0,
              "corona": {"times": 2, "shape": (90, 180), "nr": 25,
-                                         "seeds": (90, 46)}},
+                                         "seeds": (90, 46)}, "regions_shape": (180, 360)},
     "small": {"size": 128, "days": 365.0, "times": 24, "far_side_every": 1, "frame": (64, 24.5),
               "overrides": [
         "model.base_filters=8", "model.max_filters=32", "model.discriminator_base_filters=8",
@@ -72,7 +78,8 @@ SETTINGS = {
         "training.validation_every=30", "training.image_every=30",
         "training.checkpoint_every=30", "training.validation_pairs=4"],
               "reference_max_offset_deg": 180.0,
-              "corona": {"times": 1, "shape": (30, 60), "nr": 10, "seeds": (30, 16)}},
+              "corona": {"times": 1, "shape": (30, 60), "nr": 10, "seeds": (30, 16)},
+              "regions_shape": (60, 120)},
 }
 # The assimilation's error model (sigma_0 in G, G in G^2/day) in the corona stage: measured
 # by `solarmaggan assimilate` from the innovations of the 88 daily HMI files of a held-out
@@ -92,18 +99,86 @@ PRESET = "quick_reference"
 SAMPLES = 10
 
 
-def held_out_far_side(campaign: Path, record: dict[str, Any], split_rule: SplitRule) -> list[Path]:
-    """The far-side EUV files of the campaign (STEREO EUVI, Solar Orbiter EUI/FSI 304)
-    observed in the test months."""
+def euv_files(campaign: Path, record: dict[str, Any], months: tuple[int, ...],
+              far_side: bool = True) -> list[Path]:
+    """The 304 A files of the campaign observed in ``months``: the far-side ones (STEREO
+    EUVI, Solar Orbiter EUI/FSI), or with ``far_side=False`` SDO/AIA's."""
     files = []
-    folders = [*record["files"]["euvi"].values(), *record["files"].get("fsi", {}).values()]
+    folders = ([*record["files"]["euvi"].values(), *record["files"].get("fsi", {}).values()]
+               if far_side else [record["files"]["aia"]])
     for folder in folders:
         for path in sorted((campaign / folder).glob("*.f*ts")):
             header = read_header(path)
             if (int(header.get("WAVELNTH", 0)) == 304 and observation_time(
-                    header, str(path)).datetime.month in split_rule.test_months):
+                    header, str(path)).datetime.month in months):
                 files.append(path)
     return files
+
+
+def held_out_far_side(campaign: Path, record: dict[str, Any], split_rule: SplitRule) -> list[Path]:
+    """The far-side EUV files of the campaign (STEREO EUVI, Solar Orbiter EUI/FSI 304)
+    observed in the test months."""
+    return euv_files(campaign, record, split_rule.test_months)
+
+
+def regions_stage(out: Path, campaign: Path, record: dict[str, Any], split_rule: SplitRule,
+                  settings: dict[str, Any], seed: int, progress: bool) -> dict[str, Any]:
+    """The demo's regions stage: AI magnetograms of the validation month (far side and
+    AIA's near side) and of the test months' near side are generated (the test far side
+    is there already), the study of :mod:`solarmaggan.regions.study` runs on them, and
+    the bulletin is written from its catalogue and the corona stage's synchronic map
+    (c). Returns ``summary["regions"]``."""
+    from solarmaggan.generate import generate
+    from solarmaggan.regions.bulletin import write_bulletin
+    from solarmaggan.regions.detection import DetectionSettings
+    from solarmaggan.regions.scores import scores_table
+    from solarmaggan.regions.study import regions_study
+
+    sdo_archive = [campaign / record["files"]["aia"], campaign / record["files"]["hmi"]]
+    made = {}
+    for name, months, far_side in (("far_val", split_rule.val_months, True),
+                                   ("near_val", split_rule.val_months, False),
+                                   ("near_test", split_rule.test_months, False)):
+        inputs = euv_files(campaign, record, months, far_side)
+        generated = generate(out / "run", inputs, out / "regions" / "magnetograms" / name,
+                             overwrite=True, progress=progress, samples=SAMPLES,
+                             keep_samples=True, seed=seed, reference_archive=sdo_archive,
+                             reference_max_offset_deg=settings["reference_max_offset_deg"],
+                             quicklook=False)
+        made[name] = [Path(path) for path in generated["written"]]
+    far_test = sorted((out / "far_side_magnetograms").glob("*.fits"))
+    test_months = split_rule.test_months
+    hmi_test = [path for path in sorted((campaign / record["files"]["hmi"]).glob("*.fits"))
+                if observation_time(read_header(path), str(path)).datetime.month in test_months]
+    study = regions_study(campaign, out / "regions", far_test, hmi_test, made["far_val"],
+                          made["near_test"], made["near_val"],
+                          DetectionSettings(shape=settings["regions_shape"]), progress=progress)
+    for side in ("far", "near"):
+        if side in study:
+            print(f"{side} side (test months):")
+            print(scores_table(study[side]))
+    flicker = study["flicker"]
+    if flicker["ratio"] is None:
+        print(f"far-side flicker: not measured ({flicker['skipped_gaps']} pairs of frames more "
+              f"than {flicker['max_gap_days']:g} days apart)")
+    else:
+        print(f"far-side flicker: {flicker['generated_rms_gauss']:.1f} G frame to frame against "
+              f"the truth's {flicker['truth_rms_gauss']:.1f} G (clipped as the generated files): "
+              f"ratio {flicker['ratio']:.2f} (target <= {flicker['target_ratio']:g}) over "
+              f"{flicker['pairs']} pairs {flicker['median_cadence_days']:.1f} days apart")
+    bulletin = write_bulletin(out / "regions" / "catalogue", out / "corona" / "synchronic_ai.fits",
+                              out / "bulletin")
+    print(f"bulletin: {out / 'bulletin' / 'bulletin.html'} ({len(bulletin['regions'])} regions, "
+          f"{len(bulletin['arrivals'])} on the far side, at {bulletin['time'][:16]} UTC)")
+    far = study.get("far", {})
+    return {"study": str(out / "regions" / "study.json"),
+            "catalogue": str(out / "regions" / "catalogue"),
+            "classes": far.get("classes"), "arrivals": {
+                key: value for key, value in (far.get("arrivals") or {}).items() if key != "errors"},
+            "near_classes": study.get("near", {}).get("classes"),
+            "flux_coverage_68": study["flux_coverage_68"], "calibration": study["calibration"],
+            "flicker": {key: value for key, value in flicker.items() if key != "by_observer"},
+            "bulletin": str(out / "bulletin")}
 
 
 def _stage(name: str, number: int, total: int) -> float:
@@ -129,7 +204,7 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"small": small, "seed": seed, "stages": {}}
-    total = 9
+    total = 10
 
     start = _stage("campaign: the toy Sun seen by SDO, STEREO-A/B and Solar Orbiter (FITS files, "
                    "truth)", 1, total)
@@ -248,13 +323,21 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
     summary["stages"]["corona"] = {"report": str(out / "corona.json"),
                                    "seconds": round(time.monotonic() - start, 1)}
 
-    start = _stage("export: SavedModel and TFLite, parity checked", 8, total)
+    start = _stage("regions: far-side active regions, arrival forecasts, flicker, the bulletin",
+                   8, total)
+    summary["regions"] = regions_stage(out, campaign, record, prep_settings.split_rule,
+                                       settings, seed, progress)
+    summary["stages"]["regions"] = {"folder": str(out / "regions"),
+                                    "bulletin": str(out / "bulletin" / "bulletin.html"),
+                                    "seconds": round(time.monotonic() - start, 1)}
+
+    start = _stage("export: SavedModel and TFLite, parity checked", 9, total)
     manifest = export(out / "run", out / "export", "all")
     summary["stages"]["export"] = {"folder": str(out / "export"),
                                    "parity_max_abs": manifest["parity_max_abs"],
                                    "seconds": round(time.monotonic() - start, 1)}
 
-    _stage("summary", 9, total)
+    _stage("summary", 10, total)
     summary["seconds"] = round(sum(stage["seconds"] for stage in summary["stages"].values()), 1)
     write_json_atomically(out / "summary.json", summary, default=str)
     print(f"campaign FITS:       {campaign}\npair file:           {pairs}\n"
@@ -268,6 +351,8 @@ def run_demo(out: str | os.PathLike = "demo", small: bool = False, seed: int = 0
                       summary["far_side_pixel_cc_by_observer"].items()) + ")\n"
           f"corona:              {out / 'corona.json'} (synchronic maps + PFSS: "
           f"{out / 'corona'})\n"
+          f"active regions:      {out / 'regions' / 'catalogue'} (regions.csv, arrivals.csv); "
+          f"bulletin {out / 'bulletin' / 'bulletin.html'}\n"
           f"far-side FITS + PNG: {out / 'far_side_magnetograms'}\nexports:             "
           f"{out / 'export'}\nsummary:             {out / 'summary.json'}\n"
           f"TensorBoard:         tensorboard --logdir {out / 'run' / 'logs'}")

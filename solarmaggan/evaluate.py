@@ -48,7 +48,8 @@ from solarmaggan.plotting import (band_profile_figure, colour_panel, examples_fi
                                   flux_figure, scatter_figure,
                                   spread_skill_figure)
 from solarmaggan.sampling import check_samples, draw_samples, sampling_method
-from solarmaggan.uncertainty import (apply_scale, calibration_report, fit_scale, flux_interval,
+from solarmaggan.uncertainty import (apply_scale, calibrated_flux_range, calibration_report,
+                                     fit_flux_calibration, fit_scale, flux_interval,
                                      sample_summary)
 
 
@@ -124,12 +125,14 @@ def evaluate(
     disk_pixels = disk_mask(int(config["data"]["image_size"]), disk * float(radius_px))
     draw = functools.partial(_generated_samples, generators, samples, dropout, seed,
                              magnetogram_scaling, config)
-    scale = None
+    scale = flux_calibration = None
     if samples is not None:
-        scale = _fit_scale(draw, data_path, disk_pixels, batch_size, progress)
+        scale, flux_calibration = _fit_scale(draw, data_path, disk_pixels, batch_size, progress,
+                                             sample_pixel_area_cm2, metric_options)
         write_calibration(models[0], method, {
             "scale": scale, "samples": samples, "seed": seed, "fitted_on": "val",
-            "data": str(data_path), "models": [str(m) for m in models]})
+            "data": str(data_path), "models": [str(m) for m in models],
+            "flux": flux_calibration})
     bar = Progress(len(indices), f"evaluate {split}", unit="images", enabled=progress)
     records, shown, profiles = [], [], []
     scatter: tuple[list, list] = ([], [])
@@ -149,7 +152,8 @@ def evaluate(
                                     **metric_options)
                 if samples is not None and area is not None:
                     scores.update(flux_interval_scores(drawn[:, row], true_gauss[row], scale,
-                                                        area, disk_pixels, metric_options))
+                                                        area, disk_pixels, metric_options,
+                                                        flux_calibration))
                 records.append({"index": index, "time": times[index], **scores})
                 if len(shown) < examples:
                     shown.append((euv[row, ..., 0], true_gauss[row], generated_gauss[row],
@@ -207,38 +211,72 @@ def _generated_samples(generators: list[Any], samples: int | None, dropout: bool
 
 
 def _fit_scale(draw: Callable, data_path: str | os.PathLike, disk_pixels: np.ndarray,
-               batch_size: int, progress: bool) -> float:
-    """The spread scale fitted on the validation split (:func:`fit_scale`: +-1 sigma then
-    covers 68.27 % of the disk pixels)."""
-    truths, means, sigmas = [], [], []
+               batch_size: int, progress: bool, area_of: Callable,
+               metric_options: dict[str, Any]) -> tuple[float, dict[str, Any] | None]:
+    """Fitted on the validation split: the spread scale (:func:`fit_scale`: +-1 sigma then
+    covers 68.27 % of the disk pixels) and the whole-disk flux calibration
+    (:func:`fit_flux_calibration` of the mean image's unsigned flux, :func:`disk_flux_mx`,
+    against the truth's; None when the split has too few images with a pixel area)."""
+    truths, means, sigmas, predicted_mx, true_mx = [], [], [], [], []
     with PairFile(data_path) as pairs:
-        bar = Progress(len(pairs.split_indices("val")), "fit the spread on val", unit="images",
-                       enabled=progress)
+        indices = pairs.split_indices("val")
+        headers = [pairs.header(int(i), "target") for i in indices]
+        bar = Progress(len(indices), "fit the spread on val", unit="images", enabled=progress)
     for _, true_gauss, drawn in draw(data_path, "val", batch_size):
         mean, sigma = sample_summary(drawn)
+        for row in range(true_gauss.shape[0]):
+            area = area_of(headers[len(truths) + row])
+            if area is not None:
+                predicted_mx.append(disk_flux_mx(mean[row], area, disk_pixels, metric_options))
+                true_mx.append(disk_flux_mx(true_gauss[row], area, disk_pixels, metric_options))
         truths += list(true_gauss)
         means += list(mean)
         sigmas += list(sigma)
         bar.update(len(true_gauss))
     bar.close()
-    return fit_scale(truths, means, sigmas, disk_pixels)
+    try:
+        flux_calibration = fit_flux_calibration(predicted_mx, true_mx)
+    except ValueError:
+        flux_calibration = None
+    return fit_scale(truths, means, sigmas, disk_pixels), flux_calibration
+
+
+def disk_flux_mx(gauss: np.ndarray, area_cm2: float, disk_pixels: np.ndarray,
+                 metric_options: dict[str, Any]) -> float:
+    """The unsigned flux (Mx) of one (H, W) image in G: ``|B|`` above the flux threshold
+    on the disk (:func:`solarmaggan.uncertainty.flux_interval` of one sample)."""
+    threshold = float(metric_options.get("flux_threshold_gauss", FLUX_THRESHOLD_GAUSS))
+    return flux_interval(np.asarray(gauss)[None], area_cm2, disk_pixels,
+                         threshold_gauss=threshold)["median_mx"]
 
 
 def flux_interval_scores(drawn: np.ndarray, true_gauss: np.ndarray, scale: float,
                          area_cm2: float, disk_pixels: np.ndarray,
-                         metric_options: dict[str, Any]) -> dict[str, Any]:
+                         metric_options: dict[str, Any],
+                         flux_calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """The unsigned flux (Mx, ``|B|`` above the flux threshold, on the disk) of the samples
     ``drawn`` (N, H, W) G spread by ``scale``: median and 68 % range, and whether the
-    truth's lies in it. Shared with the FITS mode."""
+    truth's lies in it; with ``flux_calibration`` (fitted on the validation split) also
+    the calibrated range about the mean image's flux and whether the truth lies in it.
+    Shared with the FITS mode."""
     threshold = float(metric_options.get("flux_threshold_gauss", FLUX_THRESHOLD_GAUSS))
     interval = flux_interval(apply_scale(drawn, scale), area_cm2, disk_pixels,
                              threshold_gauss=threshold)
-    true_flux = flux_interval(true_gauss[None], area_cm2, disk_pixels,
-                              threshold_gauss=threshold)["median_mx"]
-    return {"unsigned_flux_median_mx": interval["median_mx"],
-            "unsigned_flux_68_mx": [interval["low_mx"], interval["high_mx"]],
-            "unsigned_flux_true_in_68": bool(interval["low_mx"] <= true_flux
-                                             <= interval["high_mx"])}
+    true_flux = disk_flux_mx(true_gauss, area_cm2, disk_pixels, metric_options)
+    scores = {"unsigned_flux_median_mx": interval["median_mx"],
+              "unsigned_flux_68_mx": [interval["low_mx"], interval["high_mx"]],
+              "unsigned_flux_true_mx": true_flux,
+              "unsigned_flux_true_in_68": bool(interval["low_mx"] <= true_flux
+                                               <= interval["high_mx"])}
+    if flux_calibration is not None:
+        with np.errstate(invalid="ignore"):
+            mean_flux = disk_flux_mx(np.nanmean(drawn, axis=0), area_cm2, disk_pixels,
+                                     metric_options)
+        low, high = calibrated_flux_range(mean_flux, flux_calibration)
+        scores.update({"unsigned_flux_mx": mean_flux,
+                       "unsigned_flux_68_calibrated_mx": [low, high],
+                       "unsigned_flux_true_in_68_calibrated": bool(low <= true_flux <= high)})
+    return scores
 
 
 def uncertainty_summary(method: str, samples: int, seed: int | None, models: list,
@@ -250,6 +288,8 @@ def uncertainty_summary(method: str, samples: int, seed: int | None, models: lis
     scale fitted on the validation split; "raw": the samples as they came, e.g. files
     written with the scale already applied). Shared with the FITS mode."""
     inside = [r["unsigned_flux_true_in_68"] for r in records if "unsigned_flux_true_in_68" in r]
+    calibrated = [r["unsigned_flux_true_in_68_calibrated"] for r in records
+                  if "unsigned_flux_true_in_68_calibrated" in r]
     scaled, raw = calibration[scaled], calibration["raw"]
     return {
         "method": method, "samples": samples, "seed": seed,
@@ -262,7 +302,8 @@ def uncertainty_summary(method: str, samples: int, seed: int | None, models: lis
             "coverage_1sigma_raw": raw["pixel"]["coverage_1sigma"],
             "coverage_1sigma_binned": scaled["binned"]["coverage_1sigma"],
             "crps_gauss": scaled["pixel"]["crps_gauss"],
-            "flux_true_in_68": float(np.mean(inside)) if inside else None},
+            "flux_true_in_68": float(np.mean(inside)) if inside else None,
+            "flux_true_in_68_calibrated": float(np.mean(calibrated)) if calibrated else None},
     }
 
 
@@ -464,6 +505,10 @@ def uncertainty_table(report: dict[str, Any]) -> str:
     if inside is not None:
         lines.append(f"| true unsigned flux in the 68 % range | {inside:.2f} |"
                      + " |" * (len(parts) - 1))
+    calibrated = uncertainty["summary"].get("flux_true_in_68_calibrated")
+    if calibrated is not None:
+        lines.append(f"| true unsigned flux in the 68 % range calibrated on val (conformal) | "
+                     f"{calibrated:.2f} |" + " |" * (len(parts) - 1))
     return "\n".join(lines)
 
 

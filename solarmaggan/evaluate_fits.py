@@ -446,12 +446,13 @@ def evaluate_fits(
                                       uncertainty_summary, write_report)
     from solarmaggan.metrics import aggregate
     from solarmaggan.plotting import examples_figure
+    from solarmaggan.uncertainty import flux_calibration_from_header
 
     disk = DISK_RSUN if disk_fraction is None else float(disk_fraction)
     if not disk > 0:
         raise ValueError(f"disk_fraction must be > 0, got {disk}")
     out = Path(out)
-    clip_limits = [_clip_range(item.header) for item, _, _ in pairs]
+    clip_limits = [clip_range(item.header) for item, _, _ in pairs]
     limits = [high for _, high in filter(None, clip_limits)]
     bar = Progress(len(pairs), "evaluate against the truth", unit="pairs", enabled=progress)
     records, shown, true_maxima, profiles = [], [], [], []
@@ -491,7 +492,8 @@ def evaluate_fits(
             sampled.append((np.where(outside, np.nan, true_gauss), drawn))
             if area is not None:
                 scores.update(flux_interval_scores(drawn, true_gauss, 1.0, area, disk_pixels,
-                                                   metric_options))
+                                                   metric_options,
+                                                   flux_calibration_from_header(item.header)))
         records.append({
             "generated": str(item.path), "truth": str(truth.path),
             "observer": item.observer(), "time": item.time.isot, "truth_time": truth.time.isot,
@@ -566,7 +568,7 @@ def file_samples(path: Path, samples: int, size: int) -> np.ndarray:
     return stack[:samples].astype(np.float32)
 
 
-def _clip_range(header) -> tuple[float, float] | None:
+def clip_range(header) -> tuple[float, float] | None:
     """(CLIPMIN, CLIPMAX) of a generated file's header, or None."""
     try:
         low, high = float(header["CLIPMIN"]), float(header["CLIPMAX"])

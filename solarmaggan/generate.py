@@ -58,7 +58,8 @@ from solarmaggan._version import __version__
 from solarmaggan.config import data_normalizations
 from solarmaggan.model_files import as_model_list, load_models, read_calibration
 from solarmaggan.sampling import check_samples, draw_samples, sampling_method
-from solarmaggan.uncertainty import apply_scale, sample_summary, scale_sigma
+from solarmaggan.uncertainty import (apply_scale, flux_calibration_cards, sample_summary,
+                                     scale_sigma)
 from solarmaggan import plotting
 
 OFF_DISK = ("nan", "zero")
@@ -378,6 +379,7 @@ def generate(
         samples = check_samples(samples, len(generators), method)
         record = read_calibration(models[0], method)
         scale = float(record["scale"]) if record else 1.0
+        flux_calibration = (record or {}).get("flux")
     elif len(generators) > 1:
         raise ValueError("several models (an ensemble) need --samples")
     data = config["data"]
@@ -462,6 +464,8 @@ def generate(
             if samples is not None:
                 header.update({"uncmeth": method, "nsamples": samples, "uncscale": scale,
                                "uncseed": seed})
+                if flux_calibration:
+                    header.update(flux_calibration_cards(flux_calibration))
                 history += [f"{samples} samples by {method} from "
                             + ", ".join(Path(str(m)).name for m in models)
                             + f"; UNCERTAINTY = their standard deviation x {scale:.4g}"]

@@ -14,6 +14,9 @@ uncertainty. This module measures whether that spread means what it says:
 * :func:`fit_scale`, :func:`apply_scale`, :func:`scale_sigma`: one spread-scale factor,
   fitted on the validation split and applied to the samples in ``generate``;
 * :func:`flux_interval`: the unsigned flux of each sample and its 68 % range;
+* :func:`fit_flux_calibration`, :func:`calibrated_flux_range`: a flux range calibrated
+  on validation pairs (split conformal on the log ratio), for the whole disk and for
+  active regions;
 * :func:`calibration_report`: all of it over a set of images, JSON-able.
 
 Units and shapes: magnetograms in Gauss; ``samples`` is (N, H, W), N samples of one image
@@ -422,6 +425,86 @@ def flux_interval(samples: np.ndarray, pixel_area_cm2: float | np.ndarray,
         "quantiles": quantiles,
         "quantile_mx": quantile_mx,
     }
+
+
+#: Fewest validation pairs :func:`fit_flux_calibration` accepts (with fewer the split-
+#: conformal ranks of a 68 % range fall outside the sample).
+MIN_CALIBRATION_PAIRS = 10
+
+#: What :func:`fit_flux_calibration` does, as recorded with its result.
+FLUX_CALIBRATION_METHOD = "split conformal on ln(true / predicted flux)"
+
+
+def fit_flux_calibration(predicted_mx: Sequence[float], true_mx: Sequence[float],
+                         coverage: float = GAUSSIAN_COVERAGE[1]) -> dict[str, Any]:
+    """A flux range calibrated on held-out pairs (a validation split): split conformal
+    prediction on the log ratio ``r = ln(true / predicted)``.
+
+    With the n residuals sorted, the range of a new prediction F is
+    ``F * exp([r_(k_lo), r_(k_hi)])`` with ``k_lo = floor((n + 1) a / 2)`` and
+    ``k_hi = ceil((n + 1) (1 - a / 2))`` (1-based ranks, a = 1 - coverage): for pairs
+    exchangeable with the validation ones each side misses with probability <= a / 2.
+    The range is multiplicative (a bias in the predicted flux moves it; the samples'
+    own spread does not enter).
+
+    Args:
+        predicted_mx, true_mx: fluxes (Mx) of the same n regions or images; pairs where
+            either is not finite and > 0 are left out.
+        coverage: the central probability (default 0.6827, +-1 sigma).
+
+    Returns:
+        JSON-able: ``method``, ``coverage``, ``pairs``, ``log_ratio_low``,
+        ``log_ratio_high`` (the bounds on ln(true / predicted)), ``log_ratio_median``.
+
+    Raises:
+        ValueError: fewer than :data:`MIN_CALIBRATION_PAIRS` usable pairs, or coverage
+            outside (0, 1).
+    """
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must lie in (0, 1), got {coverage}")
+    predicted = np.asarray(predicted_mx, dtype=np.float64)
+    true = np.asarray(true_mx, dtype=np.float64)
+    usable = np.isfinite(predicted) & np.isfinite(true) & (predicted > 0) & (true > 0)
+    residuals = np.sort(np.log(true[usable] / predicted[usable]))
+    n = residuals.size
+    alpha = 1.0 - coverage
+    low_rank, high_rank = math.floor((n + 1) * alpha / 2.0), math.ceil((n + 1) * (1.0 - alpha / 2.0))
+    if n < MIN_CALIBRATION_PAIRS or low_rank < 1 or high_rank > n:
+        raise ValueError(f"{n} usable (predicted, true) flux pairs: a {coverage:.0%} range "
+                         f"needs at least {MIN_CALIBRATION_PAIRS}")
+    return {"method": FLUX_CALIBRATION_METHOD, "coverage": float(coverage), "pairs": int(n),
+            "log_ratio_low": float(residuals[low_rank - 1]),
+            "log_ratio_high": float(residuals[high_rank - 1]),
+            "log_ratio_median": float(np.median(residuals))}
+
+
+def calibrated_flux_range(flux_mx: Any, calibration: dict[str, Any]) -> tuple[Any, Any]:
+    """(low, high) Mx: the range of :func:`fit_flux_calibration` about the predicted
+    flux ``flux_mx`` (a number or an array)."""
+    flux = np.asarray(flux_mx, dtype=np.float64)
+    low = flux * math.exp(float(calibration["log_ratio_low"]))
+    high = flux * math.exp(float(calibration["log_ratio_high"]))
+    return (float(low), float(high)) if flux.ndim == 0 else (low, high)
+
+
+#: The header cards of the whole-disk flux calibration (fitted on the validation split,
+#: :func:`solarmaggan.uncertainty.fit_flux_calibration`): bounds on ln(true / predicted).
+FLUX_CALIBRATION_CARDS = {"FLXCLO": ("log_ratio_low", "ln(true/predicted disk flux), 68 % low"),
+                          "FLXCHI": ("log_ratio_high", "ln(true/predicted disk flux), 68 % high"),
+                          "FLXCN": ("pairs", "validation images of the flux calibration")}
+
+
+def flux_calibration_cards(calibration: dict[str, Any]) -> dict[str, Any]:
+    """FITS cards ({KEY: (value, comment)}) of a whole-disk flux calibration."""
+    return {key: (calibration[name], comment)
+            for key, (name, comment) in FLUX_CALIBRATION_CARDS.items()}
+
+
+def flux_calibration_from_header(header: Any) -> dict[str, Any] | None:
+    """The whole-disk flux calibration a generated file's header carries, or None."""
+    if not all(key in header for key in FLUX_CALIBRATION_CARDS):
+        return None
+    return {name: header[key] for key, (name, _) in FLUX_CALIBRATION_CARDS.items()}
 
 
 # --------------------------------------------------------------------------------------

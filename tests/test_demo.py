@@ -25,7 +25,7 @@ def test_small_demo_runs_every_stage(small_demo):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["pixel_cc"] == pytest.approx(summary["pixel_cc"])
     assert set(saved["stages"]) == {"campaign", "prep", "train", "evaluate", "generate",
-                                    "far_side", "corona", "export"}
+                                    "far_side", "corona", "regions", "export"}
     # the real path: campaign FITS files -> prep -> pair file
     campaign = json.loads((out / "data" / "campaign" / "campaign.json").read_text())
     assert len(campaign["times"]) == 24
@@ -111,6 +111,31 @@ def test_small_demo_reports_the_uncertainty(small_demo):
     assert summary["corona"]["open_probability"]["mean"] == pytest.approx(probability.mean(),
                                                                          rel=1e-5)
     assert "UNCERTAINTY" in read_layers(out / "corona" / "synchronic_ai.fits")
+
+
+def test_small_demo_catalogues_regions_and_writes_the_bulletin(small_demo):
+    """The regions stage: the test split's catalogue with the named columns, its scores,
+    flux coverage and flicker in summary.json, and a self-contained bulletin."""
+    import csv
+
+    from solarmaggan.regions.catalogue import ARRIVAL_COLUMNS, REGION_COLUMNS
+
+    out, summary = small_demo
+    regions = summary["regions"]
+    folder = out / "regions" / "catalogue"
+    for name, columns in (("regions.csv", REGION_COLUMNS), ("arrivals.csv", ARRIVAL_COLUMNS)):
+        with open(folder / name, newline="") as handle:
+            assert tuple(csv.DictReader(handle).fieldnames) == columns
+    assert set(regions["classes"]) == {">=1e+21", ">=5e+21", ">=1e+22"}
+    assert set(regions["calibration"]) == {"far", "near"}
+    for calibration in regions["calibration"].values():  # fitted, or why not, said
+        assert "log_ratio_low" in calibration or "needs at least" in calibration["error"]
+    flicker = regions["flicker"]  # the small demo's frames are 15.2 days apart: all skipped
+    assert flicker["pairs"] + flicker["skipped_gaps"] >= 1 and flicker["truth_clipped"]
+    page = (out / "bulletin" / "bulletin.html").read_text()
+    assert "data:image/png;base64," in page and "http" not in page
+    record = json.loads((out / "bulletin" / "bulletin.json").read_text())
+    assert {"time", "map", "regions", "arrivals"} <= set(record)
 
 
 def test_demo_is_deterministic_with_a_seed(small_demo, tmp_path):

@@ -150,6 +150,30 @@ def test_the_command_writes_the_named_columns_and_refuses_bad_inputs(tmp_path, c
 
 
 def test_the_region_modules_import_no_tensorflow():
-    code = ("import sys, solarmaggan.regions.catalogue, solarmaggan.regions.scores; "
+    code = ("import sys, solarmaggan.regions.catalogue, solarmaggan.regions.scores, "
+            "solarmaggan.regions.study, solarmaggan.regions.bulletin, solarmaggan.regions.flicker; "
             "assert not {'tensorflow', 'keras'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+def test_a_flux_calibration_sets_the_range_of_ai_inputs_only(tmp_path):
+    from solarmaggan.uncertainty import calibrated_flux_range
+
+    settings = DetectionSettings(shape=SHAPE)
+    field = bipole_map([(15.0, 40.0, 400.0, 8.0, -1)])
+    longitude = full_sun_longitudes_deg(full_sun_header(TIME, SHAPE, "carrington"))
+    calibration = {"log_ratio_low": -0.2, "log_ratio_high": 0.9}
+    ai = cat.Gridded(tmp_path / "ai.fits", Time(TIME), "STEREO_A", field, longitude,
+                     sigma_gauss=np.full(SHAPE, 5.0))
+    observed = cat.Gridded(tmp_path / "hmi.fits", Time(TIME), "SDO/HMI", field, longitude)
+    (row,) = cat._region_rows(ai, settings, calibration)
+    assert (row["flux_lo_mx"], row["flux_hi_mx"]) == pytest.approx(
+        calibrated_flux_range(row["flux_mx"], calibration))
+    (raw,) = cat._region_rows(ai, settings)
+    assert raw["flux_hi_mx"] - raw["flux_mx"] == pytest.approx(raw["flux_mx"] - raw["flux_lo_mx"])
+    (seen,) = cat._region_rows(observed, settings, calibration)
+    assert seen["flux_lo_mx"] == seen["flux_mx"] == seen["flux_hi_mx"]
+    bad = tmp_path / "calibration.json"
+    bad.write_text('{"log_ratio_low": 1.0, "log_ratio_high": 0.5}')
+    with pytest.raises(ValueError, match="calibration.json: needs numbers"):
+        cat.read_flux_calibration(bad)

@@ -66,6 +66,7 @@ def test_the_scale_fitted_on_validation_is_stored_and_used_downstream(tiny_run, 
     scale = report["uncertainty"]["scale"]
     stored = read_calibration(run_dir, "mc_dropout")
     assert stored["scale"] == scale > 0 and stored["fitted_on"] == "val"
+    assert "flux" in stored  # the whole-disk flux calibration (None with < 10 val images)
     calibration = report["uncertainty"]["calibration"]
     assert calibration["raw"]["pixel"]["n_pixels"] == calibration["scaled"]["pixel"]["n_pixels"] > 0
     assert (tmp_path / "evaluation" / "spread_skill.png").stat().st_size > 5_000
@@ -142,3 +143,26 @@ def test_an_ensemble_draws_each_model_in_turn(tmp_path):
     np.testing.assert_array_equal(samples[1], np.asarray(second(euv, training=False)))
     with pytest.raises(ValueError, match="multiple of 2"):
         draw_samples([first, second], euv, 3, dropout=False)
+
+
+def test_the_whole_disk_flux_range_is_the_calibrated_one_about_the_mean_image():
+    from astropy.io import fits as afits
+
+    from solarmaggan.evaluate import flux_interval_scores
+    from solarmaggan.uncertainty import flux_calibration_cards, flux_calibration_from_header
+
+    rng = np.random.default_rng(0)
+    truth = np.full((16, 16), 50.0)
+    drawn = 40.0 + rng.normal(0.0, 1.0, (5, 16, 16))  # a 20 % low, overconfident ensemble
+    disk = np.ones((16, 16), bool)
+    calibration = {"log_ratio_low": -0.1, "log_ratio_high": 0.4, "pairs": 20}
+    header = afits.Header()
+    header.update(flux_calibration_cards(calibration))
+    assert flux_calibration_from_header(header) == calibration
+    assert flux_calibration_from_header(afits.Header()) is None
+    scores = flux_interval_scores(drawn, truth, 1.0, 1e16, disk, {}, calibration)
+    mean_flux = np.abs(drawn.mean(axis=0)).sum() * 1e16
+    assert scores["unsigned_flux_mx"] == pytest.approx(mean_flux)
+    assert scores["unsigned_flux_68_calibrated_mx"] == pytest.approx(
+        [mean_flux * np.exp(-0.1), mean_flux * np.exp(0.4)])
+    assert scores["unsigned_flux_true_in_68_calibrated"] and not scores["unsigned_flux_true_in_68"]

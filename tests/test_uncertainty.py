@@ -433,3 +433,23 @@ def test_the_module_imports_no_tensorflow():
             "assert not {'tensorflow', 'keras', 'solarmaggan.metrics', 'solarmaggan.models'} "
             "& set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+def test_flux_calibration_covers_held_out_pairs_despite_a_bias():
+    from solarmaggan.uncertainty import calibrated_flux_range, fit_flux_calibration
+
+    rng = np.random.default_rng(3)
+
+    def pairs(n):  # predictions half the truth on average, with a 40 % log-normal scatter
+        true = 10 ** rng.uniform(21, 22.5, n)
+        return true * 0.5 * np.exp(rng.normal(0.0, 0.4, n)), true
+
+    calibration = fit_flux_calibration(*pairs(300))
+    assert calibration["log_ratio_low"] < math.log(2.0) < calibration["log_ratio_high"]
+    predicted, true = pairs(4000)
+    low, high = calibrated_flux_range(predicted, calibration)
+    assert 0.64 < np.mean((low <= true) & (true <= high)) < 0.73
+    # the raw +-1 sigma of the scatter without the bias would cover far less
+    assert np.mean(np.abs(np.log(true / predicted)) <= 0.4) < 0.3
+    with pytest.raises(ValueError, match="needs at least 10"):
+        fit_flux_calibration(*pairs(6))

@@ -296,9 +296,10 @@ def _input_layers(name: str, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     return layers
 
 
-def read_fill(path: str | os.PathLike):
+def read_fill(path: str | os.PathLike, needed_by: str = "a fill map must be"):
     """A full-Sun map (synoptic/synchronic, CEA or CAR) to fill gaps from, checked;
-    FitsInputError "PATH: problem" otherwise."""
+    FitsInputError "PATH: problem" otherwise (``needed_by`` begins the reason: "a fill
+    map must be", "transport needs", ...)."""
     from sunkit_magex.pfss.utils import is_full_sun_synoptic_map
 
     name = str(path)
@@ -311,12 +312,21 @@ def read_fill(path: str | os.PathLike):
     except (NotImplementedError, ValueError, KeyError, TypeError):
         full = False
     if not full:
-        raise FitsInputError(f"{name}: not a full-Sun map (a fill map must be a CEA or CAR "
+        raise FitsInputError(f"{name}: not a full-Sun map ({needed_by} a CEA or CAR "
                              f"map spanning 360 x 180 deg; CTYPE {fill.meta.get('ctype1')!r}, "
                              f"{fill.meta.get('ctype2')!r})")
     if not np.isfinite(np.asarray(fill.data, dtype=np.float64)).any():
         raise FitsInputError(f"{name}: the image has no finite pixel (all NaN or inf)")
     return fill
+
+
+def check_carrington_cea(full_sun, path: str | os.PathLike, needed_by: str) -> None:
+    """FitsInputError "PATH: NEEDED_BY a Carrington CEA map ..." unless ``full_sun`` (a
+    sunpy map) is in Carrington longitude and sine latitude (CTYPE CRLN-CEA, CRLT-CEA)."""
+    ctype = (str(full_sun.meta.get("ctype1", "")).upper(), str(full_sun.meta.get("ctype2", "")).upper())
+    if ctype != ("CRLN-CEA", "CRLT-CEA"):
+        raise FitsInputError(f"{path}: {needed_by} a Carrington CEA map (CTYPE CRLN-CEA, "
+                             f"CRLT-CEA: rows equal in sine latitude), got {ctype[0]!r}, {ctype[1]!r}")
 
 
 def _fill_time(fill):

@@ -235,17 +235,11 @@ def read_full_sun_map(path: str | os.PathLike):
     """A full-Sun B_r map on the model's grid (CEA in sine latitude, Carrington longitude,
     finite everywhere), as a sunpy map; FitsInputError "PATH: problem" otherwise."""
     from data_prep.fitsio import FitsInputError
-    from solarmaggan.fullsun.synchronic import read_fill
+    from solarmaggan.fullsun.synchronic import check_carrington_cea, read_fill
 
     name = str(path)
-    try:
-        full_sun = read_fill(path)
-    except FitsInputError as err:
-        raise FitsInputError(str(err).replace("a fill map must be", "transport needs")) from None
-    ctype = (str(full_sun.meta.get("ctype1", "")).upper(), str(full_sun.meta.get("ctype2", "")).upper())
-    if ctype != ("CRLN-CEA", "CRLT-CEA"):
-        raise FitsInputError(f"{name}: transport needs a Carrington CEA map (CTYPE CRLN-CEA, "
-                             f"CRLT-CEA: rows equal in sine latitude), got {ctype[0]!r}, {ctype[1]!r}")
+    full_sun = read_fill(path, needed_by="transport needs")
+    check_carrington_cea(full_sun, name, "transport needs")
     if not (float(full_sun.meta.get("cdelt1", 0)) > 0 and float(full_sun.meta.get("cdelt2", 0)) > 0):
         raise FitsInputError(f"{name}: transport needs longitude and latitude increasing "
                              "(CDELT1, CDELT2 > 0)")

@@ -9,9 +9,14 @@ Carrington CEA maps (synchronic, assimilated, truth).
    in the region's footprint, and ``flux_lo_mx`` / ``flux_hi_mx`` the flux of the mean
    image minus / plus the distance of the 16th / 84th percentile of the samples' unsigned
    flux over the footprint from their median (raw, not yet calibrated on a validation
-   split: the samples' own sums lie above the mean image's, their noise adds ``|B|``). With UNCERTAINTY only: flux -+ sum(sigma dA) (errors taken as
-   fully correlated), probability 1. Observed inputs and full-Sun maps: the range is the
-   flux itself, probability 1.
+   split: the samples' own sums lie above the mean image's, their noise adds ``|B|``).
+   With UNCERTAINTY only: flux -+ sum(sigma dA) (errors taken as fully correlated),
+   probability 1. Observed inputs and full-Sun maps: the range is the flux itself,
+   probability 1. With a flux calibration (``--flux-calibration FILE``: the JSON of
+   :func:`solarmaggan.uncertainty.fit_flux_calibration`, fitted on the validation split's
+   regions by :func:`fit_region_calibration`) the range of every AI input (one with
+   SAMPLES or UNCERTAINTY) is the calibrated one instead: flux x exp(the fitted bounds on
+   ln(true / detected flux)).
 2. **Tracking** (:func:`track`): inputs in time order, one (time, observer) at a time;
    each live track (seen within ``MAX_GAP_DAYS``) is predicted to the new time by the
    differential rotation at its latitude (sunpy's Howard et al. 1990 profile, the one of
@@ -47,6 +52,7 @@ from data_prep.fitsio import FitsInputError
 from data_prep.geometry import full_sun_longitudes_deg, full_sun_pixel_area_cm2
 from data_prep.toysun.region_truth import csv_text
 from solarmaggan.regions.detection import DetectedRegion, DetectionSettings, detect_regions, grid_index
+from solarmaggan.uncertainty import calibrated_flux_range
 
 REGION_COLUMNS = ("region_id", "time", "observer", "carrington_lon_deg", "carrington_lat_deg",
                   "stonyhurst_lon_deg", "stonyhurst_lat_deg", "area_msh", "flux_mx", "flux_lo_mx",
@@ -101,8 +107,11 @@ def check_region_input(path: str | os.PathLike):
     return check_input(path)
 
 
-def grid_input(path: str | os.PathLike, settings: DetectionSettings) -> Gridded:
-    """One input on the CEA grid (full-Sun maps as they are)."""
+def grid_input(path: str | os.PathLike, settings: DetectionSettings,
+               clip_gauss: tuple[float, float] | None = None) -> Gridded:
+    """One input on the CEA grid (full-Sun maps as they are). ``clip_gauss``: a
+    line-of-sight input's field (G) is clipped to (low, high) first, as a generated file's
+    CLIPMIN / CLIPMAX clip the truth it is compared with."""
     import sunpy.map
     from astropy.time import Time
 
@@ -117,6 +126,10 @@ def grid_input(path: str | os.PathLike, settings: DetectionSettings) -> Gridded:
         return Gridded(Path(path), time, "full-Sun map", np.asarray(full_sun.data, dtype=np.float64),
                        full_sun_longitudes_deg(full_sun.fits_header))
     item = read_input(path)
+    if clip_gauss is not None:
+        with quiet():
+            item.map = sunpy.map.Map(np.clip(np.asarray(item.map.data, dtype=np.float64), *clip_gauss),
+                                     item.map.meta)
     stack = item.layers.get("SAMPLES")
     if stack is None and "UNCERTAINTY" in item.layers:
         stack = item.layers["UNCERTAINTY"][None]
@@ -144,7 +157,29 @@ def stonyhurst_longitude_deg(carrington_lon_deg: Any, time: Any) -> np.ndarray:
     return (np.asarray(carrington_lon_deg) - offset + 180.0) % 360.0 - 180.0
 
 
-def _region_rows(item: Gridded, settings: DetectionSettings) -> list[dict[str, Any]]:
+def read_flux_calibration(path: str | os.PathLike) -> dict[str, Any]:
+    """A region-flux calibration (the JSON of
+    :func:`solarmaggan.uncertainty.fit_flux_calibration`), checked; ValueError "PATH:
+    problem" otherwise."""
+    import json
+
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file (a flux calibration JSON expected)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a flux calibration JSON ({err})") from None
+    bounds = [record.get(key) if isinstance(record, dict) else None
+              for key in ("log_ratio_low", "log_ratio_high")]
+    if not all(isinstance(value, (int, float)) and math.isfinite(value) for value in bounds) \
+            or bounds[0] > bounds[1]:
+        raise ValueError(f"{path}: needs numbers log_ratio_low <= log_ratio_high (the bounds on "
+                         f"ln(true / detected flux)), got {bounds}")
+    return record
+
+
+def _region_rows(item: Gridded, settings: DetectionSettings,
+                 flux_calibration: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     regions = detect_regions(item.br_gauss, item.longitude_deg, settings)
     area = full_sun_pixel_area_cm2(item.br_gauss.shape)
     sample_regions = ([detect_regions(sample, item.longitude_deg, settings) for sample in item.samples_gauss]
@@ -162,6 +197,8 @@ def _region_rows(item: Gridded, settings: DetectionSettings) -> list[dict[str, A
         elif item.sigma_gauss is not None:
             spread = float(np.nansum(item.sigma_gauss[region.footprint])) * area
             low, high = max(flux - spread, 0.0), flux + spread
+        if flux_calibration is not None and (sample_regions is not None or item.sigma_gauss is not None):
+            low, high = calibrated_flux_range(flux, flux_calibration)
         rows.append({
             "time": item.time.isot, "observer": item.observer,
             "carrington_lon_deg": region.carrington_lon_deg, "carrington_lat_deg": region.carrington_lat_deg,
@@ -311,9 +348,11 @@ def histories(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 
 
 def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-              settings: DetectionSettings = DetectionSettings(), progress: bool = True) -> dict[str, Any]:
+              settings: DetectionSettings = DetectionSettings(), progress: bool = True,
+              flux_calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Detect, track and forecast (module docstring); write the CSVs and ``regions.json``
-    into ``out``. Every input and setting is checked before anything is written."""
+    into ``out``. ``flux_calibration``: the calibrated range of AI inputs (module
+    docstring, step 1). Every input and setting is checked before anything is written."""
     from data_prep.atomic import atomic_path, write_json_atomically
     from data_prep.progress import Progress
 
@@ -330,7 +369,7 @@ def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     rows: list[dict[str, Any]] = []
     bar = Progress(len(inputs), "regions", unit="files", enabled=progress, every=1)
     for path in inputs:
-        rows.extend(_region_rows(grid_input(path, settings), settings))
+        rows.extend(_region_rows(grid_input(path, settings), settings, flux_calibration))
         bar.update()
     bar.close()
     rows = track(rows)
@@ -342,7 +381,9 @@ def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             Path(temporary).write_text(csv_text(table, columns))
     record = {"settings": dataclasses.asdict(settings), "inputs": [str(path) for path in inputs],
               "detections": len(rows), "tracks": len(tracked), "arrivals": len(arrivals),
-              "gate_deg": GATE_DEG, "max_gap_days": MAX_GAP_DAYS}
+              "gate_deg": GATE_DEG, "max_gap_days": MAX_GAP_DAYS,
+              "flux_range": "calibrated" if flux_calibration else "raw",
+              "flux_calibration": flux_calibration}
     write_json_atomically(out / "regions.json", record)
     return record
 
@@ -361,6 +402,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the CEA grid line-of-sight inputs are put on (default 180 360)")
     parser.add_argument("--mu-min", type=float, default=defaults.mu_min,
                         help=f"line-of-sight pixels used where mu >= this (default {defaults.mu_min:g})")
+    parser.add_argument("--flux-calibration", default=None, metavar="JSON",
+                        help="a region-flux calibration (fitted on the validation split: "
+                             "scripts/regions_scores.py --calibrate-on); the 68 %% range of AI "
+                             "inputs is then the calibrated one")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary line")
 
 
@@ -368,7 +413,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``solarmaggan regions`` (ValueError / FitsInputError for bad inputs)."""
     settings = DetectionSettings(threshold_gauss=args.threshold, min_area_msh=args.min_area,
                                  shape=tuple(args.shape), mu_min=args.mu_min)
-    record = catalogue(args.files, args.out, settings, progress=not args.quiet)
+    calibration = read_flux_calibration(args.flux_calibration) if args.flux_calibration else None
+    record = catalogue(args.files, args.out, settings, progress=not args.quiet,
+                       flux_calibration=calibration)
     if not args.quiet:
         print(f"wrote {Path(args.out) / 'regions.csv'} ({record['detections']} detections, "
               f"{record['tracks']} tracked regions) and {Path(args.out) / 'arrivals.csv'} "

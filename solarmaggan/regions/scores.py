@@ -117,32 +117,64 @@ def true_arrival_jd(history: Sequence[dict[str, Any]], after_jd: float) -> float
     return None
 
 
-def score(regions_dir: str | Path, truth_csv: str | Path, covered: dict[str, Any],
-          min_area_msh: float) -> dict[str, Any]:
-    """The scores (module docstring) of ``regions_dir`` against ``truth_csv``.
-    ``covered``: source file name -> function (lat, lon) -> bool, whether that file's
-    observer sees the position (mu >= mu_min). Far-side files only (observer not Earth's
-    view: detections with ``|Stonyhurst longitude|`` > 90 deg count, the truths likewise)."""
-    rows = read_csv(Path(regions_dir) / "regions.csv")
-    arrivals = read_csv(Path(regions_dir) / "arrivals.csv")
-    truth = read_csv(truth_csv)
+def _side(stonyhurst_lon_deg: float, side: str) -> bool:
+    """Whether a position at this Stonyhurst longitude is on ``side`` ("far": beyond
+    Earth's limbs, "near": on the disk Earth sees)."""
+    return (abs(stonyhurst_lon_deg) > 90.0) == (side == "far")
+
+
+def matched_detections(rows: Sequence[dict[str, Any]], truth: Sequence[dict[str, Any]],
+                       covered: dict[str, Any], min_area_msh: float, side: str = "far"
+                       ) -> tuple[list[tuple[dict[str, Any], float | None]],
+                                  list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """The matching of the module docstring on ``side`` ("far" or "near") of Earth's
+    limbs: (detectable truth regions with the distance to their nearest detection or
+    None, detections with the truth regions given to them)."""
     from solarmaggan.regions.catalogue import stonyhurst_longitude_deg
 
+    if side not in ("far", "near"):
+        raise ValueError(f"side must be 'far' or 'near', got {side!r}")
     by_file: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_file.setdefault(row["source_file"], []).append(row)
-    pairs = []  # (truth, distance or None) of detectable far-side truths
+    pairs = []  # (truth, distance or None) of detectable truths
     detections = []  # (detection, given truths)
     for name, sees in covered.items():
-        found = [row for row in by_file.get(name, []) if abs(row["stonyhurst_lon_deg"]) > 90.0]
+        found = [row for row in by_file.get(name, []) if _side(row["stonyhurst_lon_deg"], side)]
         time = (by_file.get(name) or [{}])[0].get("time") or sees.time
         truths = [row for row in truth_at(truth, time)
-                  if abs(float(stonyhurst_longitude_deg(row["carrington_lon_deg"], time))) > 90.0
+                  if _side(float(stonyhurst_longitude_deg(row["carrington_lon_deg"], time)), side)
                   and sees(row["carrington_lat_deg"], row["carrington_lon_deg"])]
         given, nearest = match_file(found, truths)
         detections.extend(zip(found, given))
         pairs.extend((item, distance) for item, distance in zip(truths, nearest)
                      if item["area_msh"] >= min_area_msh)
+    return pairs, detections
+
+
+def calibration_pairs(regions_dir: str | Path, truth_csv: str | Path, covered: dict[str, Any],
+                      min_area_msh: float, side: str = "far") -> tuple[list[float], list[float]]:
+    """(detected flux, true flux) in Mx of every detection of ``regions_dir`` on ``side``
+    given a truth region (its true flux: the sum of those given to it): the pairs a
+    region-flux calibration is fitted on
+    (:func:`solarmaggan.uncertainty.fit_flux_calibration`)."""
+    rows = read_csv(Path(regions_dir) / "regions.csv")
+    _, detections = matched_detections(rows, read_csv(truth_csv), covered, min_area_msh, side)
+    matched = [(row["flux_mx"], sum(item["flux_mx"] for item in given))
+               for row, given in detections if given]
+    return [flux for flux, _ in matched], [flux for _, flux in matched]
+
+
+def score(regions_dir: str | Path, truth_csv: str | Path, covered: dict[str, Any],
+          min_area_msh: float, side: str = "far") -> dict[str, Any]:
+    """The scores (module docstring) of ``regions_dir`` against ``truth_csv``.
+    ``covered``: source file name -> function (lat, lon) -> bool, whether that file's
+    observer sees the position (mu >= mu_min). Only detections and truths on ``side``
+    count ("far": ``|Stonyhurst longitude|`` > 90 deg; "near": the disk Earth sees)."""
+    rows = read_csv(Path(regions_dir) / "regions.csv")
+    arrivals = read_csv(Path(regions_dir) / "arrivals.csv")
+    truth = read_csv(truth_csv)
+    pairs, detections = matched_detections(rows, truth, covered, min_area_msh, side)
     classes = {}
     for floor in FLUX_CLASSES_MX:
         members = [(item, distance) for item, distance in pairs if item["flux_mx"] >= floor]
@@ -163,7 +195,7 @@ def score(regions_dir: str | Path, truth_csv: str | Path, covered: dict[str, Any
             "flux_coverage_68": (float(np.mean([row["flux_lo_mx"] <= value <= row["flux_hi_mx"]
                                                 for (row, _), value in zip(matched, true_flux)]))
                                  if matched else None)}
-    return {"classes": classes, "match_deg": MATCH_DEG, "min_area_msh": min_area_msh,
+    return {"classes": classes, "match_deg": MATCH_DEG, "min_area_msh": min_area_msh, "side": side,
             "arrivals": score_arrivals(rows, arrivals, truth)}
 
 
@@ -241,3 +273,36 @@ def coverage_functions(paths: Sequence[str | Path], settings) -> dict[str, Any]:
         sees.time = item.time.isot
         functions[Path(path).name] = sees
     return functions
+
+
+def _shown(value: Any, form: str = "{:.2f}") -> str:
+    return "-" if value is None else form.format(value)
+
+
+def scores_table(scores: dict[str, Any]) -> str:
+    """The scores of :func:`score` as Markdown: one row per flux class, then the arrivals
+    and the far side / HMI comparison."""
+    lines = ["| flux class | truths | POD | detections | FAR | position error (deg) | "
+             "flux error (%) | flux bias (%) | 68 % coverage |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, item in scores["classes"].items():
+        lines.append(
+            f"| {name} Mx | {item['truths']} | {_shown(item['probability_of_detection'])} | "
+            f"{item['detections']} | {_shown(item['false_alarm_ratio'])} | "
+            f"{_shown(item['position_error_deg_median'], '{:.1f}')} | "
+            f"{_shown(item['flux_error_percent_median'], '{:.0f}')} | "
+            f"{_shown(item['flux_bias_percent_median'], '{:+.0f}')} | "
+            f"{_shown(item['flux_coverage_68'])} |")
+    if scores.get("side", "far") == "far":
+        arrivals = scores["arrivals"]
+        lines.append(
+            f"arrivals: {arrivals['forecasts']} forecasts, {arrivals['verified']} verified against "
+            f"the truth, median |error| {_shown(arrivals['abs_error_hours_median'], '{:.1f}')} h; "
+            "by lead: " + ", ".join(
+                f"{key} {_shown(value['abs_error_hours_median'], '{:.1f}')} h ({value['forecasts']})"
+                for key, value in arrivals["by_lead"].items()))
+        far = arrivals["far_vs_hmi"]
+        lines.append(f"far side then HMI (same track): {far['pairs']} pairs, flux ratio median "
+                     f"{_shown(far['flux_ratio_median'])}, log-flux CC {_shown(far['log_flux_cc'])}")
+    return "\n".join(lines)
+
