@@ -145,7 +145,8 @@ def test_bulletin_time_and_no_far_side_regions(inputs):
     record = write_bulletin(inputs["regions"], inputs["map"], inputs["out"], time="2011-02-26T06:00")
     assert record["arrivals"] == [] and not any(row["far_side"] for row in record["regions"])
     r1 = next(row for row in record["regions"] if row["region_id"] == "R1")
-    assert r1["time"] == "2011-02-26T00:00:00"  # the latest row within a day of the time
+    assert r1["time"] == "2011-02-26T00:00:00"  # the latest row at or before the time
+    assert [row["region_id"] for row in record["regions"]] == ["R1"]  # R2, R3: seen later
     assert "No far-side region" in (inputs["out"] / "bulletin.html").read_text()
 
 

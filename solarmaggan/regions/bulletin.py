@@ -16,8 +16,9 @@ Inputs:
   assimilated map, or any map on the grid of :func:`data_prep.geometry.full_sun_header`);
 * ``--time``: the bulletin time (default the map's DATE-OBS).
 
-Each region is shown by its *current* row: of its rows within :data:`CURRENT_DAYS` of the
-bulletin time the latest, else its last row (:func:`current_rows`); the same rule picks
+Each region is shown by its *current* row: its latest row at or before the bulletin time,
+at most ``MAX_GAP_DAYS`` (27) before it (:func:`current_rows`: what was known then; later
+sightings in the catalogue are not used); the same rule picks
 each far-side region's current arrival forecast (by ``last_seen_time``). The far-side
 regions are those with a forecast in ``arrivals.csv``.
 
@@ -52,15 +53,13 @@ import numpy as np
 
 from data_prep.fitsio import FitsInputError
 
-from solarmaggan.regions.catalogue import ARRIVAL_COLUMNS, REGION_COLUMNS
+from solarmaggan.regions.catalogue import ARRIVAL_COLUMNS, MAX_GAP_DAYS, REGION_COLUMNS
 
 #: Columns read as text; every other column is a number (float; an empty cell is NaN).
 TEXT_COLUMNS = frozenset({"region_id", "time", "observer", "leading_polarity", "source_file",
                           "last_seen_time", "predicted_arrival_time"})
 #: Columns read as times (ISO 8601, UTC).
 TIME_COLUMNS = ("time", "last_seen_time", "predicted_arrival_time")
-#: A region's current row is its latest within this many days of the bulletin time.
-CURRENT_DAYS = 1.0
 #: The map's grey scale, +- this (G).
 MAP_LIMIT_GAUSS = 100.0
 #: Outline colours: regions on the side Earth sees, far-side regions (in arrivals.csv).
@@ -180,18 +179,20 @@ def map_time(full_sun, path: str | os.PathLike):
 
 
 def current_rows(rows: Sequence[dict[str, Any]], time_key: str, time) -> list[dict[str, Any]]:
-    """One row per ``region_id``: of its rows whose ``time_key`` (``_time`` or
-    ``_last_seen_time``: astropy Times) lies within :data:`CURRENT_DAYS` of ``time`` the
-    latest, else its last row; in the order the regions first appear."""
+    """One row per ``region_id``: its latest row whose ``time_key`` (``_time`` or
+    ``_last_seen_time``: astropy Times) lies at or before ``time`` and at most
+    :data:`~solarmaggan.regions.catalogue.MAX_GAP_DAYS` before it (what was known at the
+    bulletin time, from tracks still open); regions without one are left out; in the
+    order the regions first appear."""
     by_id: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_id.setdefault(row["region_id"], []).append(row)
     chosen = []
     for history in by_id.values():
-        near = [row for row in history
-                if abs(float((row[time_key] - time).to_value("s"))) <= CURRENT_DAYS * DAY_S]
-        pool = near or history
-        chosen.append(max(pool, key=lambda row: row[time_key].jd))
+        known = [row for row in history
+                 if 0.0 <= float((time - row[time_key]).to_value("s")) + 1.0 <= MAX_GAP_DAYS * DAY_S + 1.0]
+        if known:
+            chosen.append(max(known, key=lambda row: row[time_key].jd))
     return chosen
 
 
@@ -419,8 +420,8 @@ def bulletin_html(png: bytes, time, map_path: str, regions: Sequence[dict[str, A
         far_table,
         f"<h2>All regions on the map ({len(regions)})</h2>",
         map_table,
-        f'<p class="note">Each region as seen last within {CURRENT_DAYS:g} day of the bulletin '
-        "time (else its last sighting); far-side regions are those with an arrival forecast.</p>",
+        '<p class="note">Each region as last seen at or before the bulletin time (within '
+        f"{MAX_GAP_DAYS:g} days); far-side regions are those with an arrival forecast.</p>",
         "</body>",
         "</html>",
         "",
