@@ -44,7 +44,12 @@ setup(
     extras_require={
         # sunpy[net] (Fido, JSOC) and sunpy-soar (Solar Orbiter Archive: EUI/FSI) for
         # scripts/download_data.py; the tests check its queries
-        "test": ["pytest>=8", "sunpy[net]>=6.0", "sunpy-soar>=1.11"],
+        # the Dask tests (tests/test_scheduler.py) run a local cluster of two workers
+        "test": ["pytest>=8", "sunpy[net]>=6.0", "sunpy-soar>=1.11", "distributed>=2024.8",
+                 "dask-jobqueue>=0.9"],
+        # --scheduler dask / tcp://HOST:PORT (data_prep.scheduler): dask.distributed, its
+        # dashboard (bokeh) and dask-jobqueue for SLURM clusters (scripts/dask_slurm.py)
+        "dask": ["distributed>=2024.8", "bokeh>=3.1", "dask-jobqueue>=0.9"],
         "download": ["sunpy[net]>=6.0", "sunpy-soar>=1.11"],
         # On a CUDA machine install tensorflow[and-cuda] instead of the CPU-only wheel.
         "gpu": ["tensorflow[and-cuda]>=2.18"],

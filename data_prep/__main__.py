@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from data_prep.presets import preset_names
+from data_prep.scheduler import add_scheduler_argument
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -98,7 +99,9 @@ def add_prep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-months", type=int, nargs="+",
                         help="test months (default: the preset's, 9 10)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="processes (default: all cores)")
+                        help="processes, local or of a --scheduler dask cluster (default: all "
+                             "cores)")
+    add_scheduler_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_prep)
 
@@ -174,7 +177,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AIA channels 304 [193 171]; EUVI observes 304 [195 171], EUI/FSI 304 [174]")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="the Sun's seed")
     parser.add_argument("--workers", type=int, default=None,
-                        help="processes rendering times in parallel (default: all cores)")
+                        help="processes rendering times in parallel, local or of a --scheduler "
+                             "dask cluster (default: all cores)")
+    add_scheduler_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_campaign_command)
 
@@ -187,7 +192,8 @@ def run_campaign_command(args: argparse.Namespace) -> int:
         observers=tuple(args.observer or CampaignSettings().observers),
         far_side_every=args.far_side_every, size=args.size, channels=tuple(args.channels),
         seed=args.seed)
-    record = run_campaign(args.out, settings, progress=not args.quiet, workers=args.workers)
+    record = run_campaign(args.out, settings, progress=not args.quiet, workers=args.workers,
+                          scheduler=args.scheduler)
     print(f"{args.out}: {len(record['times'])} times from {record['times'][0]} to "
           f"{record['times'][-1]}; observers {', '.join(record['observers'])}; "
           f"see {args.out}/campaign.json")
@@ -235,7 +241,8 @@ def run_prep(args: argparse.Namespace) -> int:
     if args.any_wavelength:
         settings = settings.any_wavelength()
     record = build_pair_file(args.euv, args.magnetogram, args.out, settings,
-                             workers=args.workers, progress=not args.quiet)
+                             workers=args.workers, progress=not args.quiet,
+                             scheduler=args.scheduler)
     print(summary_text(record))
     return 0 if record["samples"] else 1
 

@@ -14,13 +14,10 @@ paired, unmatched or rejected, and why, next to the output (``<out>.report.json`
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import os
-import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from astropy.time import Time
@@ -46,6 +43,7 @@ from data_prep.reference import (DEFAULT_LAG_DAYS, ReferencePair, ReferencePrepa
                                  reference_channels, reference_normalizations,
                                  training_reference)
 from data_prep.progress import Progress
+from data_prep.scheduler import open_scheduler
 from data_prep.splits import SplitRule
 
 
@@ -321,24 +319,6 @@ def _prepare_or_reject(pair: Pair | ChannelSet, settings: PrepSettings,
         return pair, str(err)
 
 
-def _results(
-    pairs: Sequence[Pair | ChannelSet], settings: PrepSettings, workers: int,
-    references: Sequence[ReferencePair | None] | None = None,
-) -> Iterable[tuple[Pair | ChannelSet, dict | str]]:
-    """(pair, sample or reason) in the order of ``pairs``, prepared by ``workers`` processes
-    (with each pair's reference, if given)."""
-    references = list(references) if references is not None else [None] * len(pairs)
-    if workers <= 1:
-        yield from (_prepare_or_reject(pair, settings, reference)
-                    for pair, reference in zip(pairs, references))
-        return
-    # fork is fast, but not safe once TensorFlow runs threads in this process
-    context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(_prepare_or_reject, pairs, [settings] * len(pairs), references,
-                            chunksize=1)
-
-
 def build_pair_file(
     euv_sources: Sequence[str | os.PathLike],
     magnetogram_sources: Sequence[str | os.PathLike],
@@ -346,6 +326,7 @@ def build_pair_file(
     settings: PrepSettings,
     workers: int | None = None,
     progress: bool = True,
+    scheduler: str = "processes",
 ) -> dict[str, Any]:
     """Pair, prepare and write; returns the report (also written to ``<out>.report.json``).
 
@@ -356,11 +337,14 @@ def build_pair_file(
             (:func:`data_prep.pairing.pair_channels_by_time`).
         out: the HDF5 pair file; an existing or unfinished one is resumed.
         settings: from :meth:`PrepSettings.from_preset`.
-        workers: processes (default: all cores).
+        workers: processes (default: all cores), local ones or of a local Dask cluster.
         progress: show a progress bar on stderr.
+        scheduler: where the pairs are prepared (:mod:`data_prep.scheduler`):
+            ``processes``, ``dask`` or ``tcp://HOST:PORT``; one task a pair. This process
+            alone writes the pair file, in the pairs' time order, whatever the scheduler:
+            the file is the same.
     """
     out = Path(out)
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
     require_fits_files(euv_sources, "EUV")
     require_fits_files(magnetogram_sources, "magnetogram")
     if len(settings.input_channels) == 1:
@@ -380,7 +364,7 @@ def build_pair_file(
     failed: list[dict[str, str]] = []
     written = skipped = 0
     lags: list[float] = []  # days, the references of the pairs written now
-    with PairWriter(
+    with open_scheduler(scheduler, workers) as runner, PairWriter(
         out, settings.image_size, settings.channel_names, [settings.target_channel],
         settings.input_normalizations, [settings.target_normalization],
         rsun_px=settings.radius_px, split_rule=settings.split_rule,
@@ -388,13 +372,14 @@ def build_pair_file(
     ) as writer:
         todo = [pair for pair in report.pairs if not writer.has(pair.euv_time)]
         skipped = len(report.pairs) - len(todo)
-        references = None
+        references = [None] * len(todo)
         if settings.reference_pair:  # the pairs themselves are the archive
             archive = archive_from_pairs(report.pairs)
             references = [training_reference(archive, Time(pair.euv_time, scale="utc").unix,
                                              settings.reference_lag_days) for pair in todo]
         bar = Progress(len(todo), "prep", unit="pairs", enabled=progress)
-        for pair, result in _results(todo, settings, workers, references):
+        tasks = [(pair, settings, reference) for pair, reference in zip(todo, references)]
+        for pair, result in runner.map(_prepare_or_reject, tasks):
             if isinstance(result, str):
                 failed.append({"euv": " + ".join(pair.euv_paths),
                                "magnetogram": pair.magnetogram_path, "reason": result})

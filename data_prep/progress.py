@@ -1,10 +1,36 @@
-"""A text progress bar with rate and ETA for long jobs (prep), written to stderr."""
+"""What long jobs show on the console: a text progress bar with rate and ETA (on stderr),
+and nothing of the libraries' start-up notices unless asked for (``SOLARMAGGAN_VERBOSE``,
+the commands' ``--verbose``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
+
+VERBOSE_VARIABLE = "SOLARMAGGAN_VERBOSE"
+
+
+def verbose_requested() -> bool:
+    """True when ``SOLARMAGGAN_VERBOSE`` is set to anything but 0 / empty (``--verbose``)."""
+    return os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0")
+
+
+def quiet_libraries() -> None:
+    """Unless verbose, keep sunpy's INFO notices (e.g. "Missing metadata for solar radius",
+    once per map made) and astropy's FITS verification warnings (a corrupt file is reported
+    as one error line naming it) off the console: part of the set-up of every command and
+    of every Dask worker (:mod:`data_prep.scheduler`)."""
+    if verbose_requested():
+        return
+    import warnings
+
+    import sunpy
+    from astropy.io.fits.verify import VerifyWarning
+
+    sunpy.log.setLevel("WARNING")
+    warnings.filterwarnings("ignore", category=VerifyWarning)
 
 
 def format_seconds(seconds: float) -> str:

@@ -53,6 +53,7 @@ from data_prep.__main__ import (
 )
 from data_prep.geometry import check_image_size
 from data_prep.presets.schema import LR_SCHEDULES, NORMS, PRECISIONS, STRATEGIES
+from data_prep.scheduler import add_scheduler_argument, check_scheduler
 from solarmaggan._version import __version__
 from solarmaggan.console import configure, load_tensorflow
 from solarmaggan.fullsun import assimilation, pfss, synchronic, transport
@@ -425,6 +426,11 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     add_sampling_arguments(parser)
     parser.add_argument("--keep-samples", action="store_true",
                         help="with --samples: also write the samples (SAMPLES extension)")
+    add_scheduler_argument(parser)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--scheduler dask: worker processes of the local cluster (default: "
+                             "all cores); with 'processes' generate runs in this process, on "
+                             "every core")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_generate)
 
@@ -442,6 +448,7 @@ def run_generate(args: argparse.Namespace) -> int:
         require_fits_files([args.histogram_reference])
     if args.reference_archive is not None:
         require_fits_files(args.reference_archive, "reference archive")
+    check_scheduler(args.scheduler)
     load_tensorflow()
     from solarmaggan.generate import generate
 
@@ -453,7 +460,8 @@ def run_generate(args: argparse.Namespace) -> int:
                       keep_samples=args.keep_samples, seed=args.seed,
                       histogram_reference=args.histogram_reference,
                       reference_archive=args.reference_archive, no_reference=args.no_reference,
-                      reference_max_offset_deg=args.reference_max_offset)
+                      reference_max_offset_deg=args.reference_max_offset,
+                      scheduler=args.scheduler, workers=args.workers)
     print(f"{len(report['written'])} magnetograms written to {args.out}, "
           f"{len(report['skipped'])} already there, {len(report['failed'])} failed")
     for failure in report["failed"]:

@@ -28,12 +28,7 @@ import os
 import sys
 from typing import Iterator
 
-VERBOSE_VARIABLE = "SOLARMAGGAN_VERBOSE"
-
-
-def verbose_requested() -> bool:
-    """True when ``SOLARMAGGAN_VERBOSE`` is set to anything but 0 / empty (``--verbose``)."""
-    return os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0")
+from data_prep.progress import VERBOSE_VARIABLE, quiet_libraries, verbose_requested
 
 
 @contextlib.contextmanager
@@ -65,13 +60,7 @@ def configure(verbose: bool = False) -> None:
     if verbose_requested():
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import warnings
-
-    import sunpy
-    from astropy.io.fits.verify import VerifyWarning
-
-    sunpy.log.setLevel("WARNING")
-    warnings.filterwarnings("ignore", category=VerifyWarning)
+    quiet_libraries()
 
 
 def load_tensorflow() -> None:
@@ -83,3 +72,11 @@ def load_tensorflow() -> None:
         import keras  # noqa: F401  (solarmaggan has selected the TensorFlow backend)
         import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
+
+
+def quiet_worker() -> None:
+    """The console set-up of a Dask worker that runs the networks (``generate --scheduler``):
+    :func:`configure`, then TensorFlow imported quietly, before the worker's first task
+    imports it with its start-up lines."""
+    configure()
+    load_tensorflow()

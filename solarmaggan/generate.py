@@ -35,8 +35,11 @@ Output FITS (one per input or set, ``<input stem>_magnetogram.fits``; float32, B
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import socket
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -54,9 +57,12 @@ from data_prep.reference import (MAX_CENTRE_OFFSET_DEG, ReferencePair, Reference
                                  scan_archive)
 from data_prep.reference import no_reference as no_reference_channels
 from data_prep.progress import Progress
+from data_prep.scheduler import open_scheduler
 from solarmaggan._version import __version__
 from solarmaggan.config import data_normalizations
-from solarmaggan.model_files import as_model_list, load_models, read_calibration
+from solarmaggan.console import quiet_worker
+from solarmaggan.model_files import (as_model_list, load_models, read_calibration,
+                                     resolve_model_path)
 from solarmaggan.sampling import check_samples, draw_samples, sampling_method
 from solarmaggan.uncertainty import (apply_scale, flux_calibration_cards, sample_summary,
                                      scale_sigma)
@@ -313,6 +319,187 @@ def sample_layers(gauss_samples: np.ndarray, scale: float, off_disk_pixels: np.n
     return mean.astype(np.float32), uncertainty, layers
 
 
+@dataclasses.dataclass(frozen=True)
+class GenerationJob:
+    """What every batch of one ``generate`` run shares (sent once to each Dask worker).
+
+    ``models``: the run directories or generator files; ``method``, ``scale`` and
+    ``flux_calibration`` the sampling method and the calibration read from the (first)
+    model (``samples`` None: no sampling); ``histogram_reference_dn_s`` the prepared AIA
+    image's on-disk DN/s (:func:`aia_histogram_reference`) and ``histogram_reference`` its
+    file; ``archive`` the reference pairs (:func:`reference_pair_archive`). The other
+    fields are :func:`generate`'s arguments."""
+
+    models: tuple[str, ...]
+    out: Path
+    overwrite: bool = False
+    off_disk: str = "nan"
+    quicklook: bool = True
+    any_wavelength: bool = False
+    samples: int | None = None
+    dropout: bool | None = None
+    keep_samples: bool = False
+    seed: int = 0
+    method: str | None = None
+    scale: float = 1.0
+    flux_calibration: dict[str, Any] | None = None
+    histogram_reference: str | None = None
+    histogram_reference_dn_s: np.ndarray | None = None
+    archive: list[ReferencePair] | None = None
+    reference_max_offset_deg: float = MAX_CENTRE_OFFSET_DEG
+
+    def target(self, source: Path) -> Path:
+        """The output FITS file of the input (set) whose first-channel file is ``source``."""
+        return self.out / f"{Path(source).stem}_magnetogram.fits"
+
+
+_LOADED: dict[tuple, tuple[list[Any], dict[str, Any], Path]] = {}
+#: one batch at a time per process: the loaded models (and the dropout layers' seed
+#: states that draw_samples sets) are shared by a worker's task threads
+_MODEL_LOCK = threading.RLock()
+#: how many times this process has loaded models (each Dask worker: once per model)
+MODEL_LOADS = 0
+
+
+def _model_stamp(model: str | os.PathLike) -> tuple:
+    generator_file, config_file = resolve_model_path(model)
+    return tuple((str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size)
+                 for path in (generator_file, config_file))
+
+
+def _grow_gpu_memory() -> None:
+    """Let several worker processes share a GPU: each takes the memory it needs, not all
+    of it (before TensorFlow first touches the GPU; later it is too late and nothing
+    changes)."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+
+
+def loaded_models(models: Sequence[str | os.PathLike]) -> tuple[list[Any], dict[str, Any], Path]:
+    """:func:`solarmaggan.model_files.load_models`, loaded once per process (each Dask
+    worker) and reused while the model files stay the same (loaded again when one
+    changes). TensorFlow is imported quietly (:func:`solarmaggan.console.load_tensorflow`)
+    and uses a GPU where the process has one."""
+    global MODEL_LOADS
+    from solarmaggan.console import load_tensorflow
+
+    key = tuple(_model_stamp(model) for model in models)
+    if key not in _LOADED:
+        load_tensorflow()
+        _grow_gpu_memory()
+        _LOADED.clear()
+        _LOADED[key] = load_models(list(models))
+        MODEL_LOADS += 1
+    return _LOADED[key]
+
+
+def generate_batch(job: GenerationJob, number: int,
+                   sets: Sequence[tuple[Path, list[Path]]]) -> dict[str, Any]:
+    """Generate the batch ``number`` of a run: ``sets`` (first-channel file, [file of each
+    channel]) prepared, one forward pass (``job.samples`` passes, dropout masks seeded by
+    ``job.seed + 10000 number``), each output written atomically unless it exists (and not
+    ``job.overwrite``). Every set of the batch is prepared, done or not, so that a batch
+    that is finished after an interruption gets the samples of an uninterrupted run.
+
+    Returns ``{"written", "skipped", "failed", "process", "model_loads"}``: this process
+    (``host:pid``) and how many times it has loaded models (:func:`loaded_models`)."""
+    with _MODEL_LOCK:
+        return _generate_batch(job, number, sets)
+
+
+def _generate_batch(job: GenerationJob, number: int,
+                    sets: Sequence[tuple[Path, list[Path]]]) -> dict[str, Any]:
+    generators, config, model_file = loaded_models(job.models)
+    data = config["data"]
+    several = len(data["input_channels"]) > 1
+    euv_scaling, magnetogram_scaling = data_normalizations(config)
+    limit = float(data["magnetogram_limit_gauss"])
+    size, radius_px = int(data["image_size"]), float(data["radius_px"])
+    off_disk_pixels = radial_distance(size) > (data["magnetogram_mask_rsun"] or 1.0) * radius_px
+    report: dict[str, Any] = {"written": [], "skipped": [], "failed": [],
+                              "process": f"{socket.gethostname()}:{os.getpid()}",
+                              "model_loads": MODEL_LOADS}
+    batch = []
+    for source, files in sets:
+        try:
+            maps = [prepare_input(file, config, job.any_wavelength, job.histogram_reference_dn_s)
+                    for file in files]
+            reference_input = input_reference(maps[0], config, job.archive, str(source),
+                                              job.reference_max_offset_deg)
+        except (FitsInputError, ValueError, FileNotFoundError) as err:
+            report["failed"].append({"path": str(source), "reason": str(err)})
+            continue
+        batch.append((Path(source), [Path(file) for file in files], maps, reference_input))
+    if not batch:
+        return report
+    # each channel normalised with the model's record, stacked in the model's order,
+    # then the latitude plane of the input's own observer if the model uses it
+    euv = np.stack([input_image(maps, euv_scaling, radius_px, data["latitude_channel"],
+                                reference_image)
+                    for _, _, maps, (_, reference_image) in batch])
+    if job.samples is None:
+        generated = np.asarray(generators[0](euv, training=False))[None, ..., 0]
+    else:
+        modes = [config["model"]["stochastic_inference"]] * len(generators)
+        generated = draw_samples(generators, euv, job.samples, dropout=job.dropout,
+                                 seed=job.seed + 10_000 * number,
+                                 stochastic_inference=modes)[..., 0]
+    for index, (source, files, maps, (reference_pair, _)) in enumerate(batch):
+        target = job.target(source)
+        if target.exists() and not job.overwrite:
+            report["skipped"].append(str(target))
+            continue
+        prepared = maps[0]
+        layers: list[Any] = []
+        uncertainty = None
+        if job.samples is None:
+            gauss = magnetogram_scaling.denormalize(generated[0, index])
+        else:
+            gauss, uncertainty, layers = sample_layers(
+                magnetogram_scaling.denormalize(generated[:, index]), job.scale,
+                off_disk_pixels, job.keep_samples)
+        gauss[off_disk_pixels] = np.nan if job.off_disk == "nan" else 0.0
+        history = str(prepared.meta.get("history", "")).splitlines()
+        if several:
+            history += [f"input channel {m.meta.get('wavelnth')} A: {file.name}"
+                        for m, file in zip(maps, files)]
+        if job.histogram_reference_dn_s is not None and identify(prepared.meta) in FAR_SIDE_KINDS:
+            history += [f"histogram reference: {Path(job.histogram_reference).name} (AIA, "
+                        "prepared as the training inputs)"]
+        if data["latitude_channel"]:
+            history += [f"input channel sin latitude: from the observer's B0 "
+                        f"{prepared.observer_coordinate.lat.to_value('deg'):.3f} deg"]
+        history += [
+            f"generated by solarmaggan {__version__} with {model_file.name}, "
+            f"preset {config.get('name')}, clipped to +-{limit:g} G, off-disk {job.off_disk}"]
+        if data["reference_pair"]:
+            history += [reference_history(reference_pair, prepared.date.unix)]
+        header = output_header(prepared, config, model_file, source, limit)
+        if data["reference_pair"]:
+            header.update({key.lower(): value for key, value in
+                           reference_cards(reference_pair, prepared.date.unix).items()})
+        if job.samples is not None:
+            header.update({"uncmeth": job.method, "nsamples": job.samples,
+                           "uncscale": job.scale, "uncseed": job.seed})
+            if job.flux_calibration:
+                header.update(flux_calibration_cards(job.flux_calibration))
+            history += [f"{job.samples} samples by {job.method} from "
+                        + ", ".join(Path(str(m)).name for m in job.models)
+                        + f"; UNCERTAINTY = their standard deviation x {job.scale:.4g}"]
+        write_fits(target, gauss, header, history, layers)
+        if job.quicklook:
+            plotting.quicklook(target.with_suffix(".png"), gauss, limit,
+                               f"solarmaggan from {source.name}\n{prepared.meta.get('date-obs')}",
+                               uncertainty)
+        report["written"].append(str(target))
+    return report
+
+
 def generate(
     model: str | os.PathLike | Sequence[str | os.PathLike],
     inputs: Sequence[str | os.PathLike],
@@ -332,6 +519,8 @@ def generate(
     reference_archive: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     no_reference: bool = False,
     reference_max_offset_deg: float = MAX_CENTRE_OFFSET_DEG,
+    scheduler: str = "processes",
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Generate magnetograms for ``inputs`` (FITS files or folders) into ``out``.
 
@@ -365,15 +554,26 @@ def generate(
     the rotation between two pairs). ``no_reference`` is the explicit fallback: the three
     channels 0 (nothing seen).
 
-    Returns ``{"written": [...], "skipped": [...], "failed": [{"path", "reason"}]}``; a bad
-    input (or incomplete set) is reported and the rest are still processed.
+    Batches: the inputs (sets), in the order given, are cut into batches of
+    ``batch_size``; each batch is one task (:func:`generate_batch`: prepared, one forward
+    pass of B images, written), batch k's dropout masks seeded by ``seed + 10000 k``. With
+    ``scheduler`` ``processes`` the batches run here, one after another (TensorFlow's
+    threads on every core); with ``dask`` (a local cluster of ``workers`` processes) or
+    ``tcp://HOST:PORT`` (:mod:`data_prep.scheduler`) on the workers, each loading the
+    models once and writing its outputs atomically into ``out``, which they must see. A
+    batch whose outputs all exist is skipped (unless ``overwrite``).
+
+    Returns ``{"written": [...], "skipped": [...], "failed": [{"path", "reason"}],
+    "model_loads": {"host:pid" of each process: models loaded}}``; a bad input (or incomplete set) is
+    reported and the rest are still processed.
     """
     if off_disk not in OFF_DISK:
         raise ValueError(f"off_disk must be one of {OFF_DISK}, got {off_disk!r}")
-    models = as_model_list(model)
-    generators, config, model_file = load_models(models)
-    generator = generators[0]
-    method, scale = None, 1.0
+    if int(batch_size) < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    models = tuple(str(m) for m in as_model_list(model))
+    generators, config, model_file = loaded_models(models)
+    method, scale, flux_calibration = None, 1.0, None
     if samples is not None:
         method = sampling_method(generators, dropout)
         samples = check_samples(samples, len(generators), method)
@@ -388,20 +588,18 @@ def generate(
         raise ValueError(f"{model_file}: takes {len(data['input_channels'])} channels, each "
                          "chosen by the files' wavelength; any_wavelength needs a one-channel "
                          "model")
-    euv_scaling, magnetogram_scaling = data_normalizations(config)
-    limit = float(data["magnetogram_limit_gauss"])
-    size, radius_px = int(data["image_size"]), float(data["radius_px"])
-    mask_rsun = data["magnetogram_mask_rsun"] or 1.0
-    off_disk_pixels = radial_distance(size) > mask_rsun * radius_px
     reference = (None if histogram_reference is None
                  else aia_histogram_reference(histogram_reference, config))
     if not 0.0 < reference_max_offset_deg <= 180.0:
         raise ValueError(f"--reference-max-offset must lie in (0, 180] deg, got "
                          f"{reference_max_offset_deg:g}")
     archive = reference_pair_archive(config, model_file, reference_archive, no_reference)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"written": [], "skipped": [], "failed": []}
+    job = GenerationJob(
+        models, Path(out), overwrite, off_disk, quicklook, any_wavelength, samples, dropout,
+        keep_samples, seed, method, scale, flux_calibration,
+        None if histogram_reference is None else str(histogram_reference), reference,
+        archive, reference_max_offset_deg)
+    report: dict[str, Any] = {"written": [], "skipped": [], "failed": [], "model_loads": {}}
     paths = [Path(p) for p in expand_paths(inputs)]
     if several:
         tolerance = float(data["pair_tolerance_s"] if tolerance_s is None else tolerance_s)
@@ -409,92 +607,24 @@ def generate(
         report["failed"] += failures
     else:
         sets = [(path, [path]) for path in paths]
-    bar = Progress(len(sets), "generate", unit="images", enabled=progress, every=1)
-    batch: list[tuple[Path, list[Path], list[Any], Any]] = []
-    batches_drawn = 0  # each batch's dropout masks get their own seed
-
-    def flush() -> None:
-        nonlocal batches_drawn
-        if not batch:
-            return
-        # each channel normalised with the model's record, stacked in the model's order,
-        # then the latitude plane of the input's own observer if the model uses it
-        euv = np.stack([input_image(maps, euv_scaling, radius_px, data["latitude_channel"],
-                                    reference_image)
-                        for _, _, maps, (_, reference_image) in batch])
-        if samples is None:
-            generated = np.asarray(generator(euv, training=False))[None, ..., 0]
-        else:
-            modes = [config["model"]["stochastic_inference"]] * len(generators)
-            generated = draw_samples(generators, euv, samples, dropout=dropout,
-                                     seed=seed + 10_000 * batches_drawn,
-                                     stochastic_inference=modes)[..., 0]
-            batches_drawn += 1
-        for number, (source, files, maps, (reference_pair, _)) in enumerate(batch):
-            prepared = maps[0]
-            layers: list[Any] = []
-            uncertainty = None
-            if samples is None:
-                gauss = magnetogram_scaling.denormalize(generated[0, number])
-            else:
-                gauss, uncertainty, layers = sample_layers(
-                    magnetogram_scaling.denormalize(generated[:, number]), scale,
-                    off_disk_pixels, keep_samples)
-            gauss[off_disk_pixels] = np.nan if off_disk == "nan" else 0.0
-            target = out / f"{source.stem}_magnetogram.fits"
-            history = str(prepared.meta.get("history", "")).splitlines()
-            if several:
-                history += [f"input channel {m.meta.get('wavelnth')} A: {file.name}"
-                            for m, file in zip(maps, files)]
-            if reference is not None and identify(prepared.meta) in FAR_SIDE_KINDS:
-                history += [f"histogram reference: {Path(histogram_reference).name} (AIA, "
-                            "prepared as the training inputs)"]
-            if data["latitude_channel"]:
-                history += [f"input channel sin latitude: from the observer's B0 "
-                            f"{prepared.observer_coordinate.lat.to_value('deg'):.3f} deg"]
-            history += [
-                f"generated by solarmaggan {__version__} with {model_file.name}, "
-                f"preset {config.get('name')}, clipped to +-{limit:g} G, off-disk {off_disk}"]
-            if data["reference_pair"]:
-                history += [reference_history(reference_pair, prepared.date.unix)]
-            header = output_header(prepared, config, model_file, source, limit)
-            if data["reference_pair"]:
-                header.update({key.lower(): value for key, value in
-                               reference_cards(reference_pair, prepared.date.unix).items()})
-            if samples is not None:
-                header.update({"uncmeth": method, "nsamples": samples, "uncscale": scale,
-                               "uncseed": seed})
-                if flux_calibration:
-                    header.update(flux_calibration_cards(flux_calibration))
-                history += [f"{samples} samples by {method} from "
-                            + ", ".join(Path(str(m)).name for m in models)
-                            + f"; UNCERTAINTY = their standard deviation x {scale:.4g}"]
-            write_fits(target, gauss, header, history, layers)
-            if quicklook:
-                plotting.quicklook(target.with_suffix(".png"), gauss, limit,
-                                   f"solarmaggan from {source.name}\n{prepared.meta.get('date-obs')}",
-                                   uncertainty)
-            report["written"].append(str(target))
-            bar.update()
-        batch.clear()
-
-    for source, files in sets:
-        target = out / f"{source.stem}_magnetogram.fits"
-        if target.exists() and not overwrite:
-            report["skipped"].append(str(target))
-            bar.update()
-            continue
-        try:
-            maps = [prepare_input(file, config, any_wavelength, reference) for file in files]
-            reference_input = input_reference(maps[0], config, archive, str(source),
-                                              reference_max_offset_deg)
-        except (FitsInputError, ValueError, FileNotFoundError) as err:
-            report["failed"].append({"path": str(source), "reason": str(err)})
-            bar.update()
-            continue
-        batch.append((source, files, maps, reference_input))
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    bar.close()
+    batches = [sets[start:start + int(batch_size)] for start in range(0, len(sets), int(batch_size))]
+    with open_scheduler(scheduler, 1 if scheduler == "processes" else workers,
+                        worker_setup=quiet_worker) as runner:
+        job.out.mkdir(parents=True, exist_ok=True)
+        bar = Progress(len(sets), "generate", unit="images", enabled=progress, every=1)
+        todo = []
+        for number, batch in enumerate(batches):
+            if overwrite or not all(job.target(source).exists() for source, _ in batch):
+                todo.append(number)
+                continue
+            report["skipped"] += [str(job.target(source)) for source, _ in batch]
+            bar.update(len(batch))
+        shared = runner.share(job)
+        for number, done in zip(todo, runner.map(generate_batch, [(shared, number, batches[number])
+                                                                  for number in todo])):
+            for key in ("written", "skipped", "failed"):
+                report[key] += done[key]
+            report["model_loads"][done["process"]] = done["model_loads"]
+            bar.update(len(batches[number]))
+        bar.close()
     return report

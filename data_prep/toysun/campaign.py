@@ -40,14 +40,11 @@ again, so an interrupted campaign resumes; the settings must then be the same.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import functools
 import json
 import math
-import multiprocessing
 import os
-import sys
 import zlib
 from pathlib import Path
 from typing import Any, Sequence
@@ -56,6 +53,7 @@ import numpy as np
 
 from data_prep.atomic import write_json_atomically
 from data_prep.progress import Progress
+from data_prep.scheduler import open_scheduler
 from data_prep.toysun import instruments, observers
 from data_prep.toysun.evolution import WholeSun
 from data_prep.toysun.region_truth import write_truth_regions
@@ -267,12 +265,15 @@ def _distance_au(observer: _Observer, near_au: float) -> float:
 
 
 def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(),
-                 progress: bool = True, workers: int | None = None) -> dict[str, Any]:
+                 progress: bool = True, workers: int | None = None,
+                 scheduler: str = "processes") -> dict[str, Any]:
     """Write the campaign into ``out`` (see the module docstring), or finish an interrupted
-    one, the times shared among ``workers`` processes (default: all cores). Settings are
-    checked before anything is written (ValueError, one line per problem). Returns the
-    record written to ``out/campaign.json``. Each file's noise is drawn from the seed, the
-    time and the file's name, so the files do not depend on the workers or on the order."""
+    one, the times shared among ``workers`` processes (default: all cores) or the workers of
+    a Dask cluster (``scheduler``, :mod:`data_prep.scheduler`; one task a time, each
+    writing its own files atomically). Settings and the scheduler are checked before
+    anything is written (ValueError, one line per problem). Returns the record written to
+    ``out/campaign.json``. Each file's noise is drawn from the seed, the time and the
+    file's name, so the files do not depend on the workers, the scheduler or the order."""
     problems = settings.check()
     if problems:
         raise ValueError("\n".join(problems))
@@ -287,39 +288,35 @@ def run_campaign(out: str | Path, settings: CampaignSettings = CampaignSettings(
             raise ValueError(f"{out}: written by a campaign with other settings ({', '.join(changed)} "
                              f"differ); use another folder or the same settings to resume")
     plans = [planned_files(out, time, index, settings, chosen) for index, time in enumerate(times)]
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"settings": settings.to_dict(),
-              "observers": {o.name: dataclasses.asdict(o.spec) for o in chosen},
-              "times": times, "grid_deg": _grid_deg(settings, chosen),
-              "files": {"aia": "sdo/aia", "hmi": "sdo/hmi",
-                        "euvi": {o.name: f"{o.name}/euvi" for o in chosen
-                                 if not o.is_earth and o.spec.instrument == "euvi"},
-                        "fsi": {o.name: f"{o.name}/fsi" for o in chosen
-                                if not o.is_earth and o.spec.instrument == "fsi"},
-                        "truth": {o.name: f"truth/{o.name}/magnetogram" for o in chosen
-                                  if not o.is_earth},
-                        "carrington": "truth/carrington", "regions": "truth/regions.csv"}}
-    write_json_atomically(record_path, record)
     todo = [(index, time, [entry for entry in files if not entry[2].exists()])
             for index, (time, files) in enumerate(zip(times, plans))]
-    bar = Progress(sum(len(files) for files in plans), "campaign", unit="files", enabled=progress)
-    bar.update(sum(len(files) for files in plans) - sum(len(missing) for _, _, missing in todo))
     todo = [job for job in todo if job[2]]
-    workers = max(1, min(int(workers or os.cpu_count() or 1), len(todo) or 1))
-    jobs = [(settings, record["grid_deg"], index, time, missing) for index, time, missing in todo]
-    if workers == 1:
-        results = (_observe(*job) for job in jobs)
-        for written in results:
+    if scheduler == "processes":
+        workers = max(1, min(int(workers or os.cpu_count() or 1), len(todo) or 1))
+        if workers > 1:
+            import sunpy.map  # noqa: F401  (loaded once here, not in every forked worker)
+    with open_scheduler(scheduler, workers) as runner:
+        out.mkdir(parents=True, exist_ok=True)
+        record = {"settings": settings.to_dict(),
+                  "observers": {o.name: dataclasses.asdict(o.spec) for o in chosen},
+                  "times": times, "grid_deg": _grid_deg(settings, chosen),
+                  "files": {"aia": "sdo/aia", "hmi": "sdo/hmi",
+                            "euvi": {o.name: f"{o.name}/euvi" for o in chosen
+                                     if not o.is_earth and o.spec.instrument == "euvi"},
+                            "fsi": {o.name: f"{o.name}/fsi" for o in chosen
+                                    if not o.is_earth and o.spec.instrument == "fsi"},
+                            "truth": {o.name: f"truth/{o.name}/magnetogram" for o in chosen
+                                      if not o.is_earth},
+                            "carrington": "truth/carrington", "regions": "truth/regions.csv"}}
+        write_json_atomically(record_path, record)
+        total = sum(len(files) for files in plans)
+        bar = Progress(total, "campaign", unit="files", enabled=progress)
+        bar.update(total - sum(len(missing) for _, _, missing in todo))
+        jobs = [(settings, record["grid_deg"], index, time, missing)
+                for index, time, missing in todo]
+        for written in runner.map(_observe, jobs):
             bar.update(written)
-    else:
-        import sunpy.map  # noqa: F401  (loaded once here, not in every forked worker)
-
-        # fork is fast, but not safe once TensorFlow runs threads in this process
-        context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for written in pool.map(_observe, *zip(*jobs), chunksize=1):
-                bar.update(written)
-    bar.close()
+        bar.close()
     write_truth_regions(out)
     return record
 

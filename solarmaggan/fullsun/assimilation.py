@@ -63,6 +63,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from data_prep.fitsio import FitsInputError
+from data_prep.scheduler import add_scheduler_argument, open_scheduler
 from solarmaggan.fullsun.transport import (DAY_S, FluxTransport, TransportParameters,
                                            add_model_arguments, model_parameters)
 
@@ -563,7 +564,8 @@ def _fingerprint(settings: AssimilationSettings) -> str:
 
 def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                settings: AssimilationSettings | None = None, progress: bool = True,
-               quicklook: bool = True) -> dict[str, Any]:
+               quicklook: bool = True, scheduler: str = "processes",
+               workers: int | None = None) -> dict[str, Any]:
     """Assimilate the line-of-sight magnetograms ``inputs`` (observed, and AI-generated
     with UNCERTAINTY) in time order into ``out``: per time ``assimilated_<time>.fits`` (+
     PNG), the state after it (``state_<time>.npz``, the latest only) and ``sequence.json``,
@@ -572,12 +574,13 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     last state; inputs at or before the last time done must be the ones used then.
 
     Everything is checked before anything is written (ValueError / FitsInputError with
-    one line). Returns the sequence record (``sequence.json``)."""
-    from astropy.time import Time
+    one line). Returns the sequence record (``sequence.json``).
 
-    from data_prep.atomic import atomic_path, write_json_atomically
-    from data_prep.progress import Progress
-
+    ``scheduler`` (:mod:`data_prep.scheduler`): where the inputs are put on the grid, one
+    task a file, by ``workers`` processes (default: 1, this process, with ``processes``;
+    all cores for a local Dask cluster) or a Dask cluster's workers. The assimilation
+    itself runs here, time after time, on the gridded inputs in time order: its maps are
+    the same whatever the scheduler."""
     settings = settings or AssimilationSettings()
     problems = settings.check()
     if problems:
@@ -610,7 +613,26 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                                  "repeat its earlier times (new inputs must be later than "
                                  f"{done[-1]['time'][:19]}; use a new --out folder)")
     model = FluxTransport(settings.shape, settings.transport)
+    local = 1 if workers is None and scheduler == "processes" else workers
+    with open_scheduler(scheduler, local) as runner:
+        return _assimilate_sequence(paths, checked, groups, out, settings, model, sequence,
+                                    fingerprint, runner, progress, quicklook)
 
+
+def _assimilate_sequence(paths: list[Path], checked: list[tuple[Any, bool]],
+                         groups: list[list[int]], out: Path, settings: AssimilationSettings,
+                         model: FluxTransport, sequence: dict[str, Any] | None,
+                         fingerprint: str, runner: Any, progress: bool,
+                         quicklook: bool) -> dict[str, Any]:
+    """The part of :func:`assimilate` after its checks: the error model, then the times
+    not yet done, the inputs gridded by ``runner`` (:class:`data_prep.scheduler.TaskRunner`)."""
+    from astropy.time import Time
+
+    from data_prep.atomic import atomic_path, write_json_atomically
+    from data_prep.progress import Progress
+
+    times = [time for time, _ in checked]
+    sequence_path = out / "sequence.json"
     if sequence is None:
         estimate = None
         if settings.observed_sigma_gauss is None or settings.growth_gauss2_per_day is None:
@@ -619,8 +641,9 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             bar = Progress(len(observed), "observed inputs on the grid (error model)",
                            unit="files", enabled=progress, every=1)
             gridded = []
-            for index in observed:
-                gridded.append(grid_observation(paths[index], settings.shape, settings.mu_min))
+            for item in runner.map(grid_observation, [(paths[index], settings.shape,
+                                                       settings.mu_min) for index in observed]):
+                gridded.append(item)
                 bar.update()
             bar.close()
             estimate = estimate_error_model(gridded, model)
@@ -639,11 +662,13 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             state = AssimilationState(Time(sequence["maps"][-1]["time"]), saved["br_gauss"],
                                       saved["variance_gauss2"], saved["age_hours"])
     out.mkdir(parents=True, exist_ok=True)  # after the error model: a refusal writes nothing
-    todo = groups[len(sequence["maps"]):]
+    todo = [sorted(group, key=lambda index: str(paths[index]))
+            for group in groups[len(sequence["maps"]):]]
+    gridded_inputs = runner.map(grid_observation, [(paths[index], settings.shape, settings.mu_min)
+                                                   for group in todo for index in group])
     bar = Progress(len(todo), "assimilate", unit="times", enabled=progress, every=1)
     for group in todo:
-        observations = [grid_observation(paths[index], settings.shape, settings.mu_min)
-                        for index in sorted(group, key=lambda index: str(paths[index]))]
+        observations = [next(gridded_inputs) for _ in group]
         when = max((item.time for item in observations), key=lambda time: time.unix)
         state, source = assimilate_time(state, observations, model, errors, when,
                                         settings.ai_large_scale)
@@ -693,6 +718,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'state': the AI far side brings its structure, not its latitude-band "
                              "means, where the state knows the field (default 'ai': per pixel)")
     parser.add_argument("--no-quicklook", action="store_true", help="no PNG per time")
+    add_scheduler_argument(parser)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes putting inputs on the grid, local or of a --scheduler "
+                             "dask cluster (default: 1 with processes, all cores with dask)")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary")
 
 
@@ -703,7 +732,8 @@ def run(args: argparse.Namespace) -> int:
         growth_gauss2_per_day=args.variance_growth, ai_large_scale=args.ai_large_scale,
         transport=model_parameters(args))
     sequence = assimilate(args.inputs, args.out, settings, progress=not args.quiet,
-                          quicklook=not args.no_quicklook)
+                          quicklook=not args.no_quicklook, scheduler=args.scheduler,
+                          workers=args.workers)
     if not args.quiet:
         errors = sequence["error_model"]
         how = "measured" if sequence["error_model_estimate"] else "given"

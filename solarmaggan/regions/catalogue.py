@@ -50,6 +50,7 @@ import numpy as np
 
 from data_prep.fitsio import FitsInputError
 from data_prep.geometry import full_sun_longitudes_deg, full_sun_pixel_area_cm2
+from data_prep.scheduler import add_scheduler_argument, open_scheduler
 from data_prep.toysun.region_truth import csv_text
 from solarmaggan.regions.detection import DetectedRegion, DetectionSettings, detect_regions, grid_index
 from solarmaggan.uncertainty import calibrated_flux_range
@@ -347,12 +348,26 @@ def histories(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return by_id
 
 
+def file_rows(path: str | os.PathLike, settings: DetectionSettings,
+              flux_calibration: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The detections of one input file (step 1 of the module docstring): one task of a
+    :func:`catalogue` run on a Dask cluster."""
+    return _region_rows(grid_input(path, settings), settings, flux_calibration)
+
+
 def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
               settings: DetectionSettings = DetectionSettings(), progress: bool = True,
-              flux_calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+              flux_calibration: dict[str, Any] | None = None, scheduler: str = "processes",
+              workers: int | None = None) -> dict[str, Any]:
     """Detect, track and forecast (module docstring); write the CSVs and ``regions.json``
     into ``out``. ``flux_calibration``: the calibrated range of AI inputs (module
-    docstring, step 1). Every input and setting is checked before anything is written."""
+    docstring, step 1). Every input and setting is checked before anything is written.
+
+    ``scheduler`` (:mod:`data_prep.scheduler`): where the files are detected, one task a
+    file, by ``workers`` processes (default: 1, this process, with ``processes``; all
+    cores for a local Dask cluster) or a Dask cluster's workers; tracking and
+    forecasts then run here on the detections in input order, so the catalogue is the
+    same whatever the scheduler."""
     from data_prep.atomic import atomic_path, write_json_atomically
     from data_prep.progress import Progress
 
@@ -367,11 +382,13 @@ def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a folder")
     rows: list[dict[str, Any]] = []
-    bar = Progress(len(inputs), "regions", unit="files", enabled=progress, every=1)
-    for path in inputs:
-        rows.extend(_region_rows(grid_input(path, settings), settings, flux_calibration))
-        bar.update()
-    bar.close()
+    local = 1 if workers is None and scheduler == "processes" else workers
+    with open_scheduler(scheduler, local) as runner:
+        bar = Progress(len(inputs), "regions", unit="files", enabled=progress, every=1)
+        for found in runner.map(file_rows, [(path, settings, flux_calibration) for path in inputs]):
+            rows.extend(found)
+            bar.update()
+        bar.close()
     rows = track(rows)
     tracked = histories(rows)
     arrivals = sorted(far_side_forecasts(tracked), key=lambda row: (row["last_seen_time"], row["region_id"]))
@@ -406,6 +423,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a region-flux calibration (fitted on the validation split: "
                              "scripts/regions_scores.py --calibrate-on); the 68 %% range of AI "
                              "inputs is then the calibrated one")
+    add_scheduler_argument(parser)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes detecting files in parallel, local or of a --scheduler "
+                             "dask cluster (default: 1 with processes, all cores with dask)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary line")
 
 
@@ -415,7 +436,8 @@ def run(args: argparse.Namespace) -> int:
                                  shape=tuple(args.shape), mu_min=args.mu_min)
     calibration = read_flux_calibration(args.flux_calibration) if args.flux_calibration else None
     record = catalogue(args.files, args.out, settings, progress=not args.quiet,
-                       flux_calibration=calibration)
+                       flux_calibration=calibration, scheduler=args.scheduler,
+                       workers=args.workers)
     if not args.quiet:
         print(f"wrote {Path(args.out) / 'regions.csv'} ({record['detections']} detections, "
               f"{record['tracks']} tracked regions) and {Path(args.out) / 'arrivals.csv'} "
