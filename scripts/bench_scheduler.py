@@ -31,6 +31,7 @@ Prints one JSON record; the figures go into docs/benchmarks.md by hand.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -103,11 +104,7 @@ def bench_prep(work: Path, data: Path, worker_counts: list[int]) -> dict:
     results = {"serial_processes_1": {"pairs": record["written_now"], "seconds": seconds,
                                       "pairs_per_s": record["written_now"] / seconds}}
     for count in worker_counts:
-        start = time.perf_counter()
-        with distributed.LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                      silence_logs=logging.ERROR, dashboard_address=None,
-                                      env=thread_env(count)) as cluster:
-            started = time.perf_counter() - start
+        with local_cluster(count) as (cluster, started):
             with distributed.Client(cluster) as client:  # every worker imports the chain
                 client.run(importlib.import_module, "data_prep.prep")
             warm = work / f"prep_warm_{count}.h5"
@@ -125,9 +122,19 @@ def bench_prep(work: Path, data: Path, worker_counts: list[int]) -> dict:
     return results
 
 
-def thread_env(count: int) -> dict[str, str]:
+@contextlib.contextmanager
+def local_cluster(count: int):
+    """(a local Dask cluster of ``count`` one-thread workers, the seconds it took to start),
+    its workers' maths libraries on ``cores / count`` threads as ``--scheduler dask``'s."""
+    import distributed
+
     threads = str(max((os.cpu_count() or 1) // count, 1))
-    return {"OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads}
+    start = time.perf_counter()
+    with distributed.LocalCluster(
+            n_workers=count, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+            dashboard_address=None,
+            env={"OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads}) as cluster:
+        yield cluster, time.perf_counter() - start
 
 
 def bench_inference(run_dir: Path, batch_size: int, images: int) -> dict:
@@ -167,11 +174,7 @@ def bench_generate(work: Path, data: Path, run_dir: Path, batch_size: int,
     results = {"serial_processes": {"images": len(report["written"]), "seconds": seconds,
                                     "images_per_s": len(report["written"]) / seconds}}
     for count in worker_counts:
-        start = time.perf_counter()
-        with distributed.LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                      silence_logs=logging.ERROR, dashboard_address=None,
-                                      env=thread_env(count)) as cluster:
-            started = time.perf_counter() - start
+        with local_cluster(count) as (cluster, started):
             with distributed.Client(cluster) as client:  # every worker loads the model
                 warm_seconds, _ = timed(client.run, warm_worker, str(run_dir))
             generate(run_dir, inputs[:batch_size * count], work / f"generate_warm_{count}",
