@@ -40,8 +40,10 @@ import logging
 import multiprocessing
 import os
 import re
+import math
 import socket
 import sys
+import time
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from data_prep.progress import quiet_libraries, verbose_requested
@@ -57,6 +59,8 @@ CONNECT_TIMEOUT_S = 10
 #: how many more times a task that raised is run (a dead worker's tasks are rerun by the
 #: scheduler itself, up to its allowed-failures)
 TASK_RETRIES = 1
+#: seconds between two counts of a cluster's workers
+WORKER_COUNT_S = 10.0
 
 
 def check_scheduler(text: str) -> str:
@@ -74,14 +78,14 @@ def _announce(line: str) -> None:
 
 
 class TaskRunner:
-    """Runs a command's tasks where :func:`open_scheduler` said; ``description`` says where
-    ("2 local processes", "Dask cluster tcp://... (4 workers)"), ``workers`` how many."""
+    """Runs a command's tasks where :func:`open_scheduler` said: in local processes
+    (``client`` None; ``workers`` of them) or on a Dask cluster (its ``client``)."""
 
-    def __init__(self, workers: int, description: str, client: Any = None):
+    def __init__(self, workers: int, client: Any = None):
         self.workers = max(int(workers), 1)
-        self.description = description
         self.client = client
         self._pool: concurrent.futures.Executor | None = None
+        self._counted = -math.inf  # when the cluster's workers were last counted
 
     def _submit(self, function: Callable[..., Any], arguments: Sequence[Any]):
         if self.client is not None:
@@ -99,27 +103,28 @@ class TaskRunner:
             return value
         return self.client.scatter(value, broadcast=True, hash=False)
 
-    def map(self, function: Callable[..., Any], tasks: Iterable[Sequence[Any]],
-            window: int | None = None) -> Iterator[Any]:
-        """``function(*task)`` for each task, yielded in the order of ``tasks``. At most
-        ``window`` tasks are out at once (default: 2 a worker, counted again as the
-        cluster grows or shrinks), so results waiting to be consumed stay few. One local
-        process runs them here, one after another."""
+    def map(self, function: Callable[..., Any], tasks: Iterable[Sequence[Any]]) -> Iterator[Any]:
+        """``function(*task)`` for each task, yielded in the order of ``tasks``. At most 2
+        tasks a worker are out at once (the workers counted again as the cluster grows or
+        shrinks), so results waiting to be consumed stay few. One local process runs them
+        here, one after another."""
         if self.client is None and self.workers == 1:
             yield from (function(*task) for task in tasks)
             return
         pending: collections.deque = collections.deque()
         for task in tasks:
             pending.append(self._submit(function, task))
-            if len(pending) >= (window or 2 * self.current_workers()):
+            if len(pending) >= 2 * self.current_workers():
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
     def current_workers(self) -> int:
-        """The workers now: the cluster's (SLURM jobs join and leave), or the pool's."""
-        if self.client is not None:
+        """The workers now: the cluster's (SLURM jobs join and leave; asked of the
+        scheduler at most every WORKER_COUNT_S seconds), or the pool's."""
+        if self.client is not None and time.monotonic() - self._counted >= WORKER_COUNT_S:
             self.workers = max(len(self.client.nthreads()), 1)
+            self._counted = time.monotonic()
         return self.workers
 
     def close(self) -> None:
@@ -138,6 +143,13 @@ def _import_distributed():
         for name in ("distributed", "bokeh", "tornado"):
             logging.getLogger(name).setLevel(logging.ERROR)
     return distributed
+
+
+def worker_thread_env(workers: int) -> dict[str, str]:
+    """The environment of each of ``workers`` local worker processes: this machine's cores
+    shared among them by their maths libraries (OpenMP, TensorFlow's intra-op pool)."""
+    threads = str(max((os.cpu_count() or 1) // max(int(workers), 1), 1))
+    return {"OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads}
 
 
 def _register_worker_setup(client: Any, setup: Callable[[], None]) -> None:
@@ -171,23 +183,25 @@ def _dashboard_text(client: Any) -> str:
 @contextlib.contextmanager
 def open_scheduler(scheduler: str = "processes", workers: int | None = None,
                    announce: Callable[[str], None] | None = _announce,
-                   worker_setup: Callable[[], None] = quiet_libraries) -> Iterator[TaskRunner]:
+                   worker_setup: Callable[[], None] = quiet_libraries,
+                   processes_default: int | None = None) -> Iterator[TaskRunner]:
     """The :class:`TaskRunner` of ``scheduler`` (:func:`check_scheduler`), closed after.
 
-    ``workers``: local processes for ``processes`` (default: all cores) and for ``dask``
-    (default: one per core); ignored for an address (the cluster has its own). ``announce``
-    gets one line naming the cluster and its dashboard (None: nothing shown).
-    ``worker_setup`` runs on every Dask worker before its first task (and on one that
-    replaces a dead worker): the console set-up (default :func:`data_prep.progress.
-    quiet_libraries`; ``generate`` gives :func:`solarmaggan.console.quiet_worker`, which also
-    imports TensorFlow quietly). A scheduler
-    that cannot be reached is a ValueError of one line, raised before the caller writes
-    anything."""
+    ``workers``: local processes for ``processes`` (default ``processes_default``, None:
+    all cores; 1 runs the tasks in this process) and for ``dask`` (default: one per core);
+    ignored for an address (the cluster has its own). ``announce`` gets one line naming
+    the cluster and its dashboard (None: nothing shown). ``worker_setup`` runs on every
+    Dask worker before its first task (and on one that replaces a dead worker): the console
+    set-up (default :func:`data_prep.progress.quiet_libraries`; ``generate`` gives
+    :func:`solarmaggan.console.quiet_worker`, which also imports TensorFlow quietly). A
+    scheduler that cannot be reached is a ValueError of one line, raised before the caller
+    writes anything."""
     scheduler = check_scheduler(scheduler)
-    cores = os.cpu_count() or 1
+    if workers is None and scheduler == "processes":
+        workers = processes_default
+    count = (os.cpu_count() or 1) if workers is None else max(int(workers), 1)
     if scheduler == "processes":
-        count = cores if workers is None else max(int(workers), 1)
-        runner = TaskRunner(count, f"{count} local process{'es' if count > 1 else ''}")
+        runner = TaskRunner(count)
         try:
             yield runner
         finally:
@@ -197,12 +211,10 @@ def open_scheduler(scheduler: str = "processes", workers: int | None = None,
     cluster = None
     try:
         if scheduler == "dask":
-            count = cores if workers is None else max(int(workers), 1)
-            threads = str(max(cores // count, 1))
             cluster = distributed.LocalCluster(
                 n_workers=count, threads_per_worker=1, processes=True,
                 silence_logs=logging.WARNING if verbose_requested() else logging.ERROR,
-                env={"OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads})
+                env=worker_thread_env(count))
             client = distributed.Client(cluster)
             where = f"local Dask cluster {cluster.scheduler_address}"
         else:
@@ -223,7 +235,7 @@ def open_scheduler(scheduler: str = "processes", workers: int | None = None,
         if announce is not None:
             announce(f"{where}: {count} worker{'s' if count > 1 else ''}, "
                      f"{_dashboard_text(client)}")
-        yield TaskRunner(count, f"{where} ({count} workers)", client)
+        yield TaskRunner(count, client)
     finally:
         client.close()
         if cluster is not None:

@@ -128,12 +128,12 @@ def local_cluster(count: int):
     its workers' maths libraries on ``cores / count`` threads as ``--scheduler dask``'s."""
     import distributed
 
-    threads = str(max((os.cpu_count() or 1) // count, 1))
+    from data_prep.scheduler import worker_thread_env
+
     start = time.perf_counter()
     with distributed.LocalCluster(
             n_workers=count, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-            dashboard_address=None,
-            env={"OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads}) as cluster:
+            dashboard_address=None, env=worker_thread_env(count)) as cluster:
         yield cluster, time.perf_counter() - start
 
 

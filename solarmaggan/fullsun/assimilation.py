@@ -613,8 +613,7 @@ def assimilate(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                                  "repeat its earlier times (new inputs must be later than "
                                  f"{done[-1]['time'][:19]}; use a new --out folder)")
     model = FluxTransport(settings.shape, settings.transport)
-    local = 1 if workers is None and scheduler == "processes" else workers
-    with open_scheduler(scheduler, local) as runner:
+    with open_scheduler(scheduler, workers, processes_default=1) as runner:
         return _assimilate_sequence(paths, checked, groups, out, settings, model, sequence,
                                     fingerprint, runner, progress, quicklook)
 

@@ -382,8 +382,7 @@ def catalogue(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a folder")
     rows: list[dict[str, Any]] = []
-    local = 1 if workers is None and scheduler == "processes" else workers
-    with open_scheduler(scheduler, local) as runner:
+    with open_scheduler(scheduler, workers, processes_default=1) as runner:
         bar = Progress(len(inputs), "regions", unit="files", enabled=progress, every=1)
         for found in runner.map(file_rows, [(path, settings, flux_calibration) for path in inputs]):
             rows.extend(found)
